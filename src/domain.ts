@@ -1,0 +1,64 @@
+/**
+ * Domain and address normalisation shared by rules and attempts, so `Gmail.COM.`, `gmail.com` and an
+ * IDN's Unicode and punycode forms select the same mail.
+ */
+import { domainToASCII } from 'node:url';
+import { parseIp } from './ip.js';
+
+/** A normalised rule domain: exact, or `*.suffix` matching every subdomain at any depth. */
+export interface ParsedDomain {
+  /** Canonical text as shown to users: `example.com` or `*.example.com`. */
+  readonly text: string;
+  readonly wildcard: boolean;
+  /** The domain (exact) or the suffix after `*.` (wildcard). */
+  readonly name: string;
+  /** Number of labels in `name`. */
+  readonly labels: number;
+}
+
+const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/** Normalises a hostname (or `[ip]` address literal); returns a problem description when invalid. */
+export function normalizeHostname(input: string): string | { problem: string } {
+  if (input.startsWith('[') && input.endsWith(']')) {
+    const inner = input.slice(1, -1);
+    const ip = parseIp(inner.toLowerCase().startsWith('ipv6:') ? inner.slice(5) : inner);
+    return ip ? `[${ip.text}]` : { problem: `"${input}" is not a valid address literal` };
+  }
+  let name = input.endsWith('.') ? input.slice(0, -1) : input;
+  // domainToASCII lower-cases and applies IDNA (UTS #46); it returns '' for names it cannot convert.
+  // eslint-disable-next-line no-control-regex
+  if (!/^[\x00-\x7f]*$/.test(name) || /[A-Z]/.test(name)) name = domainToASCII(name);
+  if (name === '') return { problem: `"${input}" is not a valid domain name` };
+  if (name.length > 253) return { problem: `domain is ${name.length} characters long (at most 253)` };
+  for (const label of name.split('.')) {
+    if (!LABEL.test(label)) return { problem: `"${input}" is not a valid domain name (bad label "${label}")` };
+  }
+  return name;
+}
+
+/** Parses a rule's `domain`: an exact hostname or `*.` followed by one. */
+export function parseRuleDomain(input: string): ParsedDomain | { problem: string } {
+  const wildcard = input.startsWith('*.');
+  const name = normalizeHostname(wildcard ? input.slice(2) : input);
+  if (typeof name !== 'string') return name;
+  if (wildcard && name.startsWith('[')) return { problem: 'a wildcard cannot apply to an address literal' };
+  return { text: wildcard ? `*.${name}` : name, wildcard, name, labels: name.split('.').length };
+}
+
+/** A normalised recipient address: the local part as given, the domain normalised. */
+export interface ParsedAddress {
+  readonly text: string;
+  readonly domain: string;
+}
+
+/** Parses `local@domain`; returns a problem description when invalid. */
+export function parseAddress(input: string): ParsedAddress | { problem: string } {
+  const at = input.lastIndexOf('@');
+  if (at <= 0 || at === input.length - 1) return { problem: `"${input}" is not an address of the form local@domain` };
+  const local = input.slice(0, at);
+  if (local.length > 64) return { problem: `local part of "${input}" is longer than 64 characters` };
+  const domain = normalizeHostname(input.slice(at + 1));
+  if (typeof domain !== 'string') return domain;
+  return { text: `${local}@${domain}`, domain };
+}

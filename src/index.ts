@@ -1,0 +1,16 @@
+/**
+ * smtp-intercept: force SMTP delivery results from an indexed rule set.
+ *
+ * This entry is the pure core. Adapters (HTTP, stores, hosts, client, testing) are separate subpaths
+ * and are never imported from here.
+ */
+export { Interceptor } from './interceptor.js';
+export type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor.js';
+export { Rule } from './rule.js';
+export type { RuleJSON } from './rule.js';
+export type { Phase, RuleInput } from './rule-input.js';
+export type { RuleFilter } from './rule-filter.js';
+export type { Attempt } from './attempt.js';
+export type { ForcedResult, Outcome } from './result.js';
+export { SmtpInterceptError, ValidationError } from './errors.js';
+export type { ErrorDetail } from './errors.js';

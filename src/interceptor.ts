@@ -1,0 +1,247 @@
+/**
+ * The engine a delivery worker calls: rule management (async, so stores can make changes durable before
+ * they resolve) and the synchronous `check` hot path.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { LRUCache } from 'lru-cache';
+import { type Attempt, attemptKey, normalizeAttempt } from './attempt.js';
+import { SmtpInterceptError, ValidationError } from './errors.js';
+import { ExpiryQueue } from './expiry-queue.js';
+import { seededRandom } from './prng.js';
+import { type ForcedResult, forcedResult } from './result.js';
+import { compileFilter, type RuleFilter } from './rule-filter.js';
+import { RuleIndex } from './rule-index.js';
+import { parseRuleInput, type RuleInput } from './rule-input.js';
+import { Rule, ruleId } from './rule.js';
+
+/** Options of {@link Interceptor}. */
+export interface InterceptorOptions {
+  /** Maximum number of distinct attempts whose candidate rules are memoised; 0 disables the cache. @default 10000 */
+  cacheSize?: number;
+  /** Clock in epoch milliseconds, for `expires`/`ttl` (inject one in tests). @default Date.now */
+  now?: () => number;
+  /** Source of uniform numbers in [0, 1) for `probability`. Exclusive with `seed`. @default Math.random */
+  random?: () => number;
+  /** Seed of a built-in PRNG for `probability`, so runs reproduce. Exclusive with `random`. */
+  seed?: number;
+}
+
+/** Why a rule left the rule set. */
+export type RemovalReason = 'deleted' | 'expired' | 'exhausted' | 'cleared';
+
+/** Which rules `clear` removes: cluster rules, instance rules, or (when omitted) all. */
+export type Scope = 'cluster' | 'instance';
+
+/** Events of an {@link Interceptor}. */
+export interface InterceptorEvents {
+  'rule:added': (rule: Rule) => void;
+  'rule:updated': (rule: Rule, previous: Rule) => void;
+  'rule:removed': (rule: Rule, reason: RemovalReason) => void;
+  /** Emitted for every forced result; built only while someone listens. */
+  match: (result: ForcedResult, attempt: Attempt) => void;
+}
+
+/** What `explain` reports: every matching rule in precedence order, and the one that applies first. */
+export interface Explanation {
+  /** `candidates[0]`: the rule `check` applies when its probability draw (if any) succeeds. */
+  readonly winner: Rule | undefined;
+  readonly candidates: readonly Rule[];
+}
+
+const NO_RULES: readonly Rule[] = Object.freeze([]);
+// setTimeout's maximum; longer expiries are re-armed when the timer fires.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A forced-error rule engine.
+ *
+ * @example
+ * ```ts
+ * const ic = new Interceptor()
+ * await ic.add({ domain: 'gmail.com', code: 421, description: 'forced deferring' })
+ * ic.check({ recipient: 'bob@gmail.com' })?.reply // "421 4.0.0 forced deferring"
+ * ```
+ */
+export class Interceptor extends EventEmitter<InterceptorEvents> {
+  readonly #index = new RuleIndex();
+  readonly #expiry = new ExpiryQueue();
+  readonly #cache: LRUCache<string, readonly Rule[]> | undefined;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: InterceptorOptions = {}) {
+    super();
+    const { cacheSize = 10_000, now = Date.now, random, seed } = options;
+    const problems = [];
+    if (!Number.isInteger(cacheSize) || cacheSize < 0) problems.push({ code: 'out_of_range', message: 'cacheSize must be an integer >= 0', param: 'cacheSize' });
+    if (random !== undefined && seed !== undefined) problems.push({ code: 'mutually_exclusive', message: 'random and seed may not be used together', param: 'seed' });
+    if (seed !== undefined && !Number.isFinite(seed)) problems.push({ code: 'invalid_type', message: 'seed must be a finite number', param: 'seed' });
+    if (problems.length > 0) throw new ValidationError(problems);
+    this.#cache = cacheSize > 0 ? new LRUCache({ max: cacheSize }) : undefined;
+    this.#now = now;
+    this.#random = random ?? (seed !== undefined ? seededRandom(seed) : Math.random);
+  }
+
+  /** Number of active rules. */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /**
+   * Adds a rule, or updates the rule with the same selector (same `id`; `created` and `hits` kept).
+   * @throws {ValidationError} listing every problem of the input.
+   */
+  async add(input: RuleInput): Promise<Rule> {
+    this.#assertOpen();
+    const now = this.#now();
+    const spec = parseRuleInput(input, now);
+    const id = ruleId(spec);
+    const previous = this.#index.get(id);
+    const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.hits ?? 0);
+    this.#index.set(rule);
+    if (rule.expires !== undefined) this.#expiry.push(rule);
+    this.#changed(rule.expires !== undefined);
+    if (previous) this.emit('rule:updated', rule, previous);
+    else this.emit('rule:added', rule);
+    return rule;
+  }
+
+  /** Removes the rule with the input's selector (`code` and other reply fields are ignored). */
+  async remove(input: RuleInput): Promise<Rule | undefined> {
+    this.#assertOpen();
+    const id = ruleId(parseRuleInput(input, this.#now(), false));
+    return this.#delete(id, 'deleted');
+  }
+
+  /** The active rule with this id. */
+  get(id: string): Rule | undefined {
+    const rule = this.#index.get(id);
+    return rule && this.#live(rule, this.#now()) ? rule : undefined;
+  }
+
+  /** Active rules in insertion order, optionally filtered. @throws {ValidationError} for a bad filter. */
+  list(filter?: RuleFilter): Rule[] {
+    const now = this.#now();
+    const keep = compileFilter(filter, now);
+    const out: Rule[] = [];
+    for (const rule of this.#index.values()) if (this.#live(rule, now) && keep(rule)) out.push(rule);
+    return out;
+  }
+
+  /** Removes all rules, or those of one scope; resolves to the number removed. */
+  async clear(scope?: Scope): Promise<number> {
+    this.#assertOpen();
+    if (scope !== undefined && scope !== 'cluster' && scope !== 'instance') {
+      throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
+    }
+    const removed = [...this.#index.values()].filter((r) => scope === undefined || r.cluster === (scope === 'cluster'));
+    if (removed.length === this.#index.size) {
+      this.#index.clear();
+      this.#expiry.clear();
+    } else {
+      for (const rule of removed) this.#index.delete(rule.id);
+    }
+    if (removed.length > 0) this.#changed(false);
+    for (const rule of removed) this.emit('rule:removed', rule, 'cleared');
+    return removed.length;
+  }
+
+  /**
+   * The hot path: the forced result for this attempt, or `undefined` to deliver normally. Counts the
+   * hit, consumes `times`, draws `probability`. Never waits on I/O.
+   * @throws {ValidationError} when the attempt itself is malformed (e.g. `ip` is not an address).
+   */
+  check(attempt: Attempt): ForcedResult | undefined {
+    if (this.#expiry.size > 0 && this.#expiry.peek() <= this.#now()) this.#sweep();
+    const candidates = this.#candidates(attempt);
+    for (let i = 0; i < candidates.length; i++) {
+      const rule = candidates[i]!;
+      if (rule.probability !== undefined && rule.probability < 1 && this.#random() >= rule.probability) continue;
+      return this.#apply(rule, attempt);
+    }
+    return undefined;
+  }
+
+  /** The matching rules in precedence order and the winner, without side effects (no hit, no draw). */
+  explain(attempt: Attempt): Explanation {
+    const now = this.#now();
+    const candidates = this.#index.candidates(normalizeAttempt(attempt)).filter((r) => this.#live(r, now));
+    return { winner: candidates[0], candidates };
+  }
+
+  /** Stops the expiry timer; later `add`/`remove`/`clear` reject. `check` keeps answering. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #candidates(attempt: Attempt): readonly Rule[] {
+    const cache = this.#cache;
+    if (cache === undefined) return this.#index.candidates(normalizeAttempt(attempt));
+    const key = attemptKey(attempt);
+    let candidates = cache.get(key);
+    if (candidates === undefined) {
+      // Misses are cached too: the frozen empty list is the sentinel (lru-cache cannot hold undefined).
+      candidates = this.#index.candidates(normalizeAttempt(attempt));
+      cache.set(key, candidates.length === 0 ? NO_RULES : candidates);
+    }
+    return candidates;
+  }
+
+  #apply(rule: Rule, attempt: Attempt): ForcedResult {
+    rule.count++;
+    if (rule.remaining !== undefined && --rule.remaining === 0) this.#delete(rule.id, 'exhausted');
+    const result = (rule.result ??= forcedResult(rule));
+    if (this.listenerCount('match') > 0) this.emit('match', result, attempt);
+    return result;
+  }
+
+  #delete(id: string, reason: RemovalReason): Rule | undefined {
+    const rule = this.#index.delete(id);
+    if (!rule) return undefined;
+    this.#changed(false);
+    this.emit('rule:removed', rule, reason);
+    return rule;
+  }
+
+  #live(rule: Rule, now: number): boolean {
+    return rule.expires === undefined || rule.expires > now;
+  }
+
+  #sweep(): void {
+    const now = this.#now();
+    while (this.#expiry.size > 0 && this.#expiry.peek() <= now) {
+      const rule = this.#expiry.pop()!;
+      // Entries of rules since removed or replaced are stale: only the current rule object expires.
+      if (this.#index.get(rule.id) === rule) this.#delete(rule.id, 'expired');
+    }
+    // Stale entries are kept until they surface; compact when they outnumber the live ones.
+    if (this.#expiry.size > 64 && this.#expiry.size > 2 * this.#index.size) {
+      this.#expiry.retain((r) => this.#index.get(r.id) === r);
+    }
+  }
+
+  #changed(expiryChanged: boolean): void {
+    if (this.#cache !== undefined && this.#cache.size > 0) this.#cache.clear();
+    if (expiryChanged) this.#arm();
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#closed || this.#expiry.size === 0) return;
+    const wait = Math.min(Math.max(this.#expiry.peek() - this.#now(), 0), MAX_TIMER_MS);
+    this.#timer = setTimeout(() => {
+      this.#sweep();
+      this.#arm();
+    }, wait);
+    this.#timer.unref();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SmtpInterceptError('closed', 'the interceptor is closed');
+  }
+}

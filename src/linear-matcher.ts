@@ -1,0 +1,60 @@
+/**
+ * The reference model: a linear scan that tests each rule field by field. It shares no lookup code with
+ * `RuleIndex` (no keys, no shapes), only the precedence order. Tests require both to agree; benchmarks
+ * use it as the baseline. Not exported from the package.
+ */
+import type { NormalizedAttempt } from './attempt.js';
+import { parseIp, type ParsedIp } from './ip.js';
+import { comparePrecedence } from './precedence.js';
+import type { Rule } from './rule.js';
+
+function inNetwork(ip: ParsedIp, net: ParsedIp, prefix: number): boolean {
+  if (ip.family !== net.family) return false;
+  if (ip.family === 4) return prefix === 0 || (ip.v4 ^ net.v4) >>> (32 - prefix) === 0;
+  for (let bit = 0; bit < prefix; bit += 16) {
+    const width = Math.min(16, prefix - bit);
+    const w = bit / 16;
+    if (((ip.v6[w]! ^ net.v6[w]!) >> (16 - width)) !== 0) return false;
+  }
+  return true;
+}
+
+interface Prepared { rule: Rule; net?: ParsedIp; prefix: number }
+
+export class LinearMatcher {
+  readonly #rules: Prepared[];
+
+  constructor(rules: Iterable<Rule>) {
+    this.#rules = [...rules].map((rule) => {
+      if (rule.ip === undefined) return { rule, prefix: 0 };
+      const [addr, len] = rule.ip.split('/') as [string, string | undefined];
+      const net = parseIp(addr)!;
+      return { rule, net, prefix: len === undefined ? (net.family === 4 ? 32 : 128) : Number(len) };
+    });
+  }
+
+  /** Does `rule` match `a`, field by field (expiry not considered)? */
+  static matches(p: Prepared, a: NormalizedAttempt): boolean {
+    const r = p.rule;
+    if (a.phase !== undefined && r.phase !== a.phase) return false;
+    if (r.pool !== undefined && r.pool !== a.pool) return false;
+    if (r.mta !== undefined && r.mta !== a.mta) return false;
+    if (r.recipient !== undefined && r.recipient !== a.recipient) return false;
+    if (r.tag !== undefined && !a.tags.includes(r.tag)) return false;
+    if (r.domain !== undefined) {
+      if (a.domain === undefined) return false;
+      if (r.domain.startsWith('*.')) {
+        if (!a.domain.endsWith(r.domain.slice(1))) return false;
+      } else if (r.domain !== a.domain) return false;
+    }
+    if (p.net !== undefined && (a.ip === undefined || !inNetwork(a.ip, p.net, p.prefix))) return false;
+    return true;
+  }
+
+  /** Every matching rule in precedence order. */
+  candidates(a: NormalizedAttempt): Rule[] {
+    const out: Rule[] = [];
+    for (const p of this.#rules) if (LinearMatcher.matches(p, a)) out.push(p.rule);
+    return out.sort(comparePrecedence);
+  }
+}

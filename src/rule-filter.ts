@@ -1,0 +1,57 @@
+/**
+ * Filters for `Interceptor.list` and `GET /v1/errors`: exact equality on canonical selector values.
+ */
+import { ValidationError } from './errors.js';
+import { parseRuleInput } from './rule-input.js';
+import type { Rule } from './rule.js';
+
+/**
+ * Selects rules by selector values, compared in canonical form: `{ domain: 'Gmail.COM' }` lists the rule
+ * for `gmail.com`; `{ domain: '*.example.com' }` lists that wildcard rule (not the rules it would match).
+ */
+export interface RuleFilter {
+  pool?: string;
+  mta?: string;
+  domain?: string;
+  ip?: string;
+  recipient?: string;
+  tag?: string;
+  /** `true`/`'true'`/`'1'` for cluster rules only, `false`/`'false'`/`'0'` for instance rules only. */
+  cluster?: boolean | string;
+}
+
+const FILTER_FIELDS = ['pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'cluster'] as const;
+
+/** @internal Compiles a filter to a predicate; throws a {@link ValidationError} for bad fields or values. */
+export function compileFilter(filter: RuleFilter | undefined, now: number): (rule: Rule) => boolean {
+  if (filter === undefined) return () => true;
+  const unknown = Object.keys(filter).filter((k) => !(FILTER_FIELDS as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    throw new ValidationError(unknown.map((k) => ({
+      code: 'unknown_field',
+      message: `cannot filter on "${k}"; filter fields are ${FILTER_FIELDS.join(', ')}`,
+      param: k,
+    })));
+  }
+  // The same parser as add, so the filter values are normalised exactly as rule values are. Mutual
+  // exclusion does not apply to a filter (it simply matches nothing), so fields are parsed one by one.
+  const wanted: [keyof Rule, unknown][] = [];
+  const problems = [];
+  for (const field of FILTER_FIELDS) {
+    const value = filter[field];
+    if (value === undefined) continue;
+    try {
+      const spec = parseRuleInput({ [field]: value }, now, false);
+      const canonical = field === 'domain' ? spec.domain?.text
+        : field === 'ip' ? spec.ip?.text
+          : field === 'recipient' ? spec.recipient?.text
+            : spec[field];
+      wanted.push([field, canonical]);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      problems.push(...err.details);
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+  return (rule) => wanted.every(([field, value]) => rule[field] === value);
+}

@@ -1,0 +1,199 @@
+/**
+ * The rule model: identity (selector -> id), serialisation in MailerQ's shape, and the precomputed
+ * facts the index and the precedence order need.
+ */
+import { createHash } from 'node:crypto';
+import type { ForcedResult } from './result.js';
+import type { Phase, RuleSpec } from './rule-input.js';
+
+/** Selector bits. Their numeric order is precedence step 3: binding tag beats recipient beats ... pool. */
+export const BIT = { pool: 1, mta: 2, domain: 4, ip: 8, recipient: 16, tag: 32 } as const;
+
+/** Lookup variant of a shape: exact values, wildcard depth, or CIDR prefix per family. */
+export const VARIANT_EXACT = 0;
+export const variantWildcard = (labels: number): number => labels; // 1..127
+export const variantCidr = (family: 4 | 6, prefix: number): number => (family === 4 ? 128 + prefix : 161 + prefix);
+
+/** Separator of the parts of an index key; no normalised value can contain it (control characters are rejected). */
+export const KEY_SEPARATOR = '\n';
+
+/** The JSON form of a rule: MailerQ's fields first (absent ones omitted, `cluster` always), then ours. */
+export interface RuleJSON {
+  pool?: string;
+  mta?: string;
+  domain?: string;
+  ip?: string;
+  recipient?: string;
+  tag?: string;
+  cluster: boolean;
+  code: number;
+  extended?: string;
+  description?: string;
+  id: string;
+  times?: number;
+  probability?: number;
+  /** ISO-8601. */
+  expires?: string;
+  priority?: number;
+  phase?: Phase;
+  delay?: number;
+  /** ISO-8601. */
+  created: string;
+  /** ISO-8601. */
+  updated: string;
+  hits: number;
+}
+
+/** The canonical selector text a rule's id is derived from. */
+export function selectorText(spec: RuleSpec): string {
+  return JSON.stringify([spec.cluster, spec.pool ?? null, spec.mta ?? null, spec.domain?.text ?? null,
+    spec.ip?.text ?? null, spec.recipient?.text ?? null, spec.tag ?? null]);
+}
+
+/** Deterministic id of a selector: every instance of a cluster derives the same id for the same rule. */
+export function ruleId(spec: RuleSpec): string {
+  return createHash('sha256').update(selectorText(spec)).digest('hex').slice(0, 20);
+}
+
+/**
+ * An active forced-error rule. Selector and reply fields are immutable; `hits` and `times` change as
+ * attempts match. Adding a rule with the same selector replaces it with a new `Rule` (same `id`,
+ * `created` and `hits`).
+ */
+export class Rule {
+  /** Deterministic id derived from the selector (cluster, pool, mta, domain, ip, recipient, tag). */
+  readonly id: string;
+  /** SMTP reply code. */
+  readonly code: number;
+  /** Enhanced status code as given (the forced result defaults it to `<class>.0.0`). */
+  readonly extended: string | undefined;
+  /** Reply text as given. */
+  readonly description: string | undefined;
+  readonly pool: string | undefined;
+  readonly mta: string | undefined;
+  /** Canonical domain, `*.suffix` for a wildcard. */
+  readonly domain: string | undefined;
+  /** Canonical IP, or `network/prefix`. */
+  readonly ip: string | undefined;
+  readonly recipient: string | undefined;
+  readonly tag: string | undefined;
+  readonly cluster: boolean;
+  readonly probability: number | undefined;
+  /** Epoch milliseconds after which the rule no longer matches. */
+  readonly expires: number | undefined;
+  readonly priority: number;
+  readonly phase: Phase;
+  readonly delay: number;
+  /** Epoch milliseconds. */
+  readonly created: number;
+  /** Epoch milliseconds. */
+  readonly updated: number;
+  /** @internal Remaining applications, or undefined for unlimited. */
+  remaining: number | undefined;
+  /** @internal Number of attempts this rule has forced. */
+  count: number;
+  /** @internal Selector bits bound by this rule. */
+  readonly mask: number;
+  /** @internal Index shape: mask plus lookup variant. */
+  readonly shape: number;
+  /** @internal Index key within the shape. */
+  readonly key: string;
+  /** @internal Precedence step 4: exact beats wildcard/CIDR, longer suffix/prefix first. */
+  readonly specificity: number;
+  /** @internal The forced result, built on the first hit and reused (a rule is immutable but for counters). */
+  result: ForcedResult | undefined = undefined;
+
+  /** @internal Use `Interceptor.add`. */
+  constructor(spec: RuleSpec, id: string, created: number, updated: number, hits: number) {
+    this.id = id;
+    this.code = spec.code ?? 0;
+    this.extended = spec.extended;
+    this.description = spec.description;
+    this.pool = spec.pool;
+    this.mta = spec.mta;
+    this.domain = spec.domain?.text;
+    this.ip = spec.ip?.text;
+    this.recipient = spec.recipient?.text;
+    this.tag = spec.tag;
+    this.cluster = spec.cluster;
+    this.probability = spec.probability;
+    this.expires = spec.expires;
+    this.priority = spec.priority;
+    this.phase = spec.phase;
+    this.delay = spec.delay;
+    this.created = created;
+    this.updated = updated;
+    this.remaining = spec.times;
+    this.count = hits;
+
+    let mask = 0;
+    const parts: string[] = [];
+    if (spec.pool !== undefined) { mask |= BIT.pool; parts.push(spec.pool); }
+    if (spec.mta !== undefined) { mask |= BIT.mta; parts.push(spec.mta); }
+    let variant = VARIANT_EXACT;
+    let specificity = 0;
+    if (spec.domain) {
+      mask |= BIT.domain;
+      parts.push(spec.domain.name);
+      variant = spec.domain.wildcard ? variantWildcard(spec.domain.labels) : VARIANT_EXACT;
+      specificity = spec.domain.wildcard ? spec.domain.labels : 1000;
+    }
+    if (spec.ip) {
+      mask |= BIT.ip;
+      const exact = spec.ip.prefix === (spec.ip.family === 4 ? 32 : 128);
+      parts.push(exact ? spec.ip.text : spec.ip.key);
+      variant = exact ? VARIANT_EXACT : variantCidr(spec.ip.family, spec.ip.prefix);
+      specificity = exact ? 1000 : spec.ip.prefix;
+    }
+    if (spec.recipient) { mask |= BIT.recipient; parts.push(spec.recipient.text); }
+    if (spec.tag !== undefined) { mask |= BIT.tag; parts.push(spec.tag); }
+    this.mask = mask;
+    this.shape = mask | (variant << 6);
+    // A single part is used as is, so the key shares the field's string instead of copying it.
+    this.key = parts.length === 1 ? parts[0]! : parts.join(KEY_SEPARATOR);
+    this.specificity = specificity;
+  }
+
+  /** Remaining applications before the rule removes itself; `undefined` when unlimited. */
+  get times(): number | undefined {
+    return this.remaining;
+  }
+
+  /** Number of attempts this rule has forced. */
+  get hits(): number {
+    return this.count;
+  }
+
+  /** Number of selector fields the rule binds (precedence step 2). */
+  get bound(): number {
+    let n = 0;
+    for (let m = this.mask; m !== 0; m &= m - 1) n++;
+    return n;
+  }
+
+  /** MailerQ's shape plus our fields; absent and default values omitted, `cluster` always present. */
+  toJSON(): RuleJSON {
+    const json: Partial<RuleJSON> = {};
+    if (this.pool !== undefined) json.pool = this.pool;
+    if (this.mta !== undefined) json.mta = this.mta;
+    if (this.domain !== undefined) json.domain = this.domain;
+    if (this.ip !== undefined) json.ip = this.ip;
+    if (this.recipient !== undefined) json.recipient = this.recipient;
+    if (this.tag !== undefined) json.tag = this.tag;
+    json.cluster = this.cluster;
+    json.code = this.code;
+    if (this.extended !== undefined) json.extended = this.extended;
+    if (this.description !== undefined) json.description = this.description;
+    json.id = this.id;
+    if (this.remaining !== undefined) json.times = this.remaining;
+    if (this.probability !== undefined) json.probability = this.probability;
+    if (this.expires !== undefined) json.expires = new Date(this.expires).toISOString();
+    if (this.priority !== 0) json.priority = this.priority;
+    if (this.phase !== 'rcpt') json.phase = this.phase;
+    if (this.delay !== 0) json.delay = this.delay;
+    json.created = new Date(this.created).toISOString();
+    json.updated = new Date(this.updated).toISOString();
+    json.hits = this.count;
+    return json as RuleJSON;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The JSON schema of a rule input and the mapping of ajv's errors to our {@link ErrorDetail}s.
+ *
+ * Every value may arrive as a string (HTTP forms, query strings), so numeric and boolean fields accept
+ * both types here and are converted by `rule-input.ts`, which also performs the checks a schema cannot
+ * express (IP syntax, domain names, cross-field rules).
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorDetail } from './errors.js';
+
+/** Fields a rule input may carry, in the order problems are reported. */
+export const RULE_FIELDS = [
+  'code', 'extended', 'description', 'pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'cluster',
+  'times', 'probability', 'expires', 'ttl', 'priority', 'phase', 'delay',
+] as const;
+
+/** Fields a rule reports but that cannot be set. */
+export const READ_ONLY_FIELDS = ['id', 'created', 'updated', 'hits'] as const;
+
+// No control characters (C0, DEL, C1): they could inject extra SMTP reply lines or log lines.
+const PRINTABLE = '^[^\\p{Cc}]*$';
+const text = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength, pattern: PRINTABLE });
+const numeric = (pattern: string) => ({ type: ['number', 'string'], pattern });
+const INTEGER = '^-?\\d+$';
+const NUMBER = '^-?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?$';
+
+const schema = {
+  type: 'object',
+  properties: {
+    code: { ...numeric('^\\d+$'), type: ['integer', 'string'] },
+    extended: { type: 'string', pattern: '^[245]\\.\\d{1,3}\\.\\d{1,3}$' },
+    description: { type: 'string', maxLength: 512, pattern: PRINTABLE },
+    pool: text(256),
+    mta: text(64),
+    domain: text(256),
+    ip: text(64),
+    recipient: text(320),
+    tag: text(256),
+    cluster: { type: ['boolean', 'string', 'integer'], enum: [true, false, 'true', 'false', '1', '0', 1, 0] },
+    times: { ...numeric(INTEGER), type: ['integer', 'string'] },
+    probability: numeric(NUMBER),
+    expires: { type: ['number', 'string'], minLength: 1, maxLength: 64 },
+    ttl: numeric(NUMBER),
+    priority: { ...numeric(INTEGER), type: ['integer', 'string'] },
+    phase: { type: 'string', enum: ['connect', 'mail', 'rcpt', 'data'] },
+    delay: { ...numeric(INTEGER), type: ['integer', 'string'] },
+  },
+  additionalProperties: false,
+} as const;
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, unicodeRegExp: true });
+const validate = ajv.compile(schema);
+
+const EXPECTED: Record<string, string> = {
+  code: 'an integer SMTP reply code',
+  extended: 'an enhanced status code of the form class.subject.detail, e.g. 5.7.1',
+  description: 'a single line of printable text of at most 512 characters',
+  cluster: 'true or false',
+  times: 'an integer',
+  probability: 'a number',
+  expires: 'an ISO-8601 date or epoch seconds',
+  ttl: 'a number of seconds',
+  priority: 'an integer',
+  phase: 'one of connect, mail, rcpt, data',
+  delay: 'an integer number of milliseconds',
+};
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row[j]!;
+      row[j] = next;
+    }
+  }
+  return row[b.length]!;
+}
+
+function unknownField(name: string): ErrorDetail {
+  if ((READ_ONLY_FIELDS as readonly string[]).includes(name)) {
+    return { code: 'read_only', message: `${name} is set by the engine and cannot be written`, param: name };
+  }
+  const guess = RULE_FIELDS.find((field) => distance(field, name) <= 2);
+  const hint = guess ? `; did you mean "${guess}"?` : '';
+  return { code: 'unknown_field', message: `unknown field "${name}"${hint}`, param: name };
+}
+
+function toDetail(error: ErrorObject): ErrorDetail {
+  if (error.keyword === 'additionalProperties') {
+    return unknownField(String((error.params as { additionalProperty: string }).additionalProperty));
+  }
+  const param = error.instancePath.slice(1);
+  const expected = EXPECTED[param] ?? 'a non-empty string without control characters';
+  switch (error.keyword) {
+    case 'type':
+      return { code: 'invalid_type', message: `${param} must be ${expected}`, param };
+    case 'minLength':
+      return { code: 'invalid_format', message: `${param} must not be empty`, param };
+    case 'maxLength':
+      return { code: 'out_of_range', message: `${param} must be at most ${String(error.params['limit'])} characters`, param };
+    case 'pattern':
+      return PRINTABLE === error.params['pattern']
+        ? { code: 'invalid_format', message: `${param} must not contain control characters (CR, LF, NUL, ...)`, param }
+        : { code: 'invalid_format', message: `${param} must be ${expected}`, param };
+    default:
+      return { code: 'invalid_format', message: `${param} must be ${expected}`, param };
+  }
+}
+
+/**
+ * Validates the shape of a rule input. Returns one detail per offending field (the first problem ajv
+ * found for it), in {@link RULE_FIELDS} order; unknown fields follow.
+ */
+export function schemaProblems(input: object): ErrorDetail[] {
+  if (validate(input)) return [];
+  const byField = new Map<string, ErrorDetail>();
+  for (const error of validate.errors ?? []) {
+    const detail = toDetail(error);
+    const key = detail.param ?? '';
+    // ajv reports an enum failure alongside a type failure for the same value; keep the first.
+    if (!byField.has(key)) byField.set(key, detail);
+  }
+  const order = (p: string | undefined) => {
+    const i = (RULE_FIELDS as readonly string[]).indexOf(p ?? '');
+    return i === -1 ? RULE_FIELDS.length : i;
+  };
+  return [...byField.values()].sort((a, b) => order(a.param) - order(b.param));
+}
