@@ -5,7 +5,7 @@
 import { parseAddress, parseRuleDomain, type ParsedAddress, type ParsedDomain } from './domain.js';
 import { type ErrorDetail, ValidationError } from './errors.js';
 import { parseCidr, parseIp, type ParsedCidr } from './ip.js';
-import { schemaProblems } from './schema.js';
+import { schemaProblems, sortByField } from './schema.js';
 
 /** SMTP stage at which a forced reply is given. */
 export type Phase = 'connect' | 'mail' | 'rcpt' | 'data';
@@ -182,7 +182,7 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
   if (remote.length > 1) p.add('mutually_exclusive', remote[1]!, `${remote.join(', ')} may not be used together: a rule selects the remote side by one of them`);
   if (raw.expires !== undefined && raw.ttl !== undefined) p.add('mutually_exclusive', 'ttl', 'expires and ttl may not be used together');
 
-  if (p.list.length > 0) throw new ValidationError(p.list);
+  if (p.list.length > 0) throw new ValidationError(sortByField(p.list));
   return {
     code, extended, description, pool, mta, domain, ip, recipient, tag, cluster,
     times, probability, expires, priority, phase, delay,

@@ -110,10 +110,16 @@ function toDetail(error: ErrorObject): ErrorDetail {
   }
 }
 
-/**
- * Validates the shape of a rule input. Returns one detail per offending field (the first problem ajv
- * found for it), in {@link RULE_FIELDS} order; unknown fields follow.
- */
+/** Sorts problems in {@link RULE_FIELDS} order (stable); problems of unknown fields come last. */
+export function sortByField(details: ErrorDetail[]): ErrorDetail[] {
+  const order = (p: string | undefined) => {
+    const i = (RULE_FIELDS as readonly string[]).indexOf(p ?? '');
+    return i === -1 ? RULE_FIELDS.length : i;
+  };
+  return details.sort((a, b) => order(a.param) - order(b.param));
+}
+
+/** Validates the shape of a rule input. Returns one detail per offending field (the first problem ajv found for it). */
 export function schemaProblems(input: object): ErrorDetail[] {
   if (validate(input)) return [];
   const byField = new Map<string, ErrorDetail>();
@@ -123,9 +129,5 @@ export function schemaProblems(input: object): ErrorDetail[] {
     // ajv reports an enum failure alongside a type failure for the same value; keep the first.
     if (!byField.has(key)) byField.set(key, detail);
   }
-  const order = (p: string | undefined) => {
-    const i = (RULE_FIELDS as readonly string[]).indexOf(p ?? '');
-    return i === -1 ? RULE_FIELDS.length : i;
-  };
-  return [...byField.values()].sort((a, b) => order(a.param) - order(b.param));
+  return [...byField.values()];
 }

@@ -1,0 +1,68 @@
+// Installs the `npm pack` tarball into a fresh project and loads every exported subpath with both
+// `import` and `require`, and type-checks a consumer in both module systems. Needs `npm run build` first
+// (the `npm test` script does it).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const root = resolve(import.meta.dirname, '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown> };
+const subpaths = Object.keys(pkg.exports).filter((p) => p !== './package.json').map((p) => (p === '.' ? pkg.name : `${pkg.name}/${p.slice(2)}`));
+const ADAPTER_DIRS = ['/http/', '/stores/', '/adapters/', '/client/', '/testing/'];
+
+let dir: string;
+let tarball: string;
+
+function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+describe('packed package', () => {
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-pack-'));
+    tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball), join(root, 'node_modules', 'typescript')]);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('ships only dist and package metadata', () => {
+    const listed = run('tar', ['-tzf', tarball]).split('\n').filter(Boolean);
+    assert.ok(listed.includes('package/dist/cjs/package.json'), 'the CommonJS build is marked as such');
+    for (const file of listed) assert.match(file, /^package\/(dist\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/, file);
+  });
+
+  it('imports every subpath as ESM', () => {
+    const script = subpaths.map((s, i) => `import * as m${i} from '${s}'; if (Object.keys(m${i}).length === 0) throw new Error('${s} exports nothing');`).join('\n');
+    writeFileSync(join(dir, 'esm.mjs'), `${script}\nimport { Interceptor } from '${pkg.name}';\nconst ic = new Interceptor();\nawait ic.add({ domain: 'gmail.com', code: 421 });\nconsole.log(ic.check({ recipient: 'a@gmail.com' }).reply);\n`);
+    assert.equal(run('node', ['esm.mjs']).trim(), '421 4.0.0 forced deferring');
+  });
+
+  it('requires every subpath as CommonJS, and the core entry loads no adapter', () => {
+    const script = [
+      `const { Interceptor, ValidationError } = require('${pkg.name}');`,
+      `const loaded = Object.keys(require.cache).filter((f) => ${JSON.stringify(ADAPTER_DIRS)}.some((d) => f.includes(d)));`,
+      `if (loaded.length) throw new Error('core loaded adapters: ' + loaded.join(', '));`,
+      ...subpaths.map((s) => `if (Object.keys(require('${s}')).length === 0) throw new Error('${s} exports nothing');`),
+      `const ic = new Interceptor();`,
+      `ic.add({ domain: 'gmail.com', code: 'x' }).catch((e) => console.log(e instanceof ValidationError, e.param));`,
+    ].join('\n');
+    writeFileSync(join(dir, 'cjs.cjs'), script);
+    assert.equal(run('node', ['cjs.cjs']).trim(), 'true code');
+  });
+
+  it('type-checks a consumer under NodeNext ESM and CommonJS resolution', () => {
+    const consumer = `import { Interceptor, type ForcedResult, type RuleInput } from '${pkg.name}';\n`
+      + `const input: RuleInput = { domain: 'gmail.com', code: 421 };\n`
+      + `const ic = new Interceptor({ seed: 1 });\nvoid ic.add(input);\nconst r: ForcedResult | undefined = ic.check({ recipient: 'a@gmail.com' });\nexport const reply: string | undefined = r?.reply;\n`;
+    writeFileSync(join(dir, 'consumer.mts'), consumer);
+    writeFileSync(join(dir, 'consumer.cts'), consumer);
+    const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
+    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext'];
+    run('node', [tsc, ...flags, 'consumer.mts']);
+    run('node', [tsc, ...flags, 'consumer.cts']);
+  });
+});

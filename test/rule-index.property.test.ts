@@ -1,0 +1,84 @@
+// Differential test: the index and the linear reference model must return the same candidates in the
+// same order for random rule sets and attempts (fixed seed, so failures reproduce).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { Attempt, RuleInput } from '../src/index.js';
+import { buildRules, matchers } from './helpers/matchers.js';
+
+const names = ['p1', 'p2', '__proto__', 'constructor', 'toString'];
+const mtas = ['10.0.0.1', '10.0.0.2', '2001:db8::1'];
+const domains = ['a.com', 'mx.a.com', 'x.mx.a.com', 'b.org', 'constructor.com', '__proto__.net'];
+const ruleDomains = [...domains, '*.a.com', '*.mx.a.com', '*.org', '*.net'];
+const ips = ['192.0.2.1', '192.0.2.130', '198.51.100.7', '2001:db8::25', '2001:db8:1::25'];
+const ruleIps = [...ips, '192.0.2.0/24', '192.0.2.128/25', '0.0.0.0/0', '2001:db8::/32', '2001:db8::/64', '::/0'];
+const tags = ['t1', 't2', '__proto__', 'hasOwnProperty'];
+const locals = ['ann', 'Bob'];
+
+const opt = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+
+const ruleArb: fc.Arbitrary<RuleInput> = fc
+  .record({
+    side: fc.constantFrom('pool', 'mta', 'none'),
+    pool: fc.constantFrom(...names),
+    mta: fc.constantFrom(...mtas),
+    remote: fc.constantFrom('domain', 'ip', 'recipient', 'none'),
+    domain: fc.constantFrom(...ruleDomains),
+    ip: fc.constantFrom(...ruleIps),
+    local: fc.constantFrom(...locals),
+    rdomain: fc.constantFrom(...domains),
+    tag: opt(fc.constantFrom(...tags)),
+    cluster: fc.boolean(),
+    priority: fc.constantFrom(0, 0, 0, 1, -1),
+    phase: fc.constantFrom('rcpt', 'rcpt', 'data'),
+  })
+  .map((r) => {
+    const input: RuleInput = { code: 550, cluster: r.cluster, priority: r.priority, phase: r.phase as RuleInput['phase'] };
+    if (r.side === 'pool') input.pool = r.pool;
+    if (r.side === 'mta') input.mta = r.mta;
+    if (r.remote === 'domain') input.domain = r.domain;
+    if (r.remote === 'ip') input.ip = r.ip;
+    if (r.remote === 'recipient') input.recipient = `${r.local}@${r.rdomain}`;
+    if (r.tag !== undefined) input.tag = r.tag;
+    return input;
+  });
+
+const attemptArb: fc.Arbitrary<Attempt> = fc
+  .record({
+    pool: opt(fc.constantFrom(...names)),
+    mta: opt(fc.constantFrom(...mtas)),
+    local: fc.constantFrom(...locals),
+    domain: opt(fc.constantFrom(...domains)),
+    useRecipient: fc.boolean(),
+    ip: opt(fc.constantFrom(...ips)),
+    tags: fc.subarray(tags),
+    phase: opt(fc.constantFrom('rcpt', 'data')),
+  })
+  .map((a) => {
+    const attempt: Attempt = { tags: a.tags };
+    if (a.pool !== undefined) attempt.pool = a.pool;
+    if (a.mta !== undefined) attempt.mta = a.mta;
+    if (a.ip !== undefined) attempt.ip = a.ip;
+    if (a.phase !== undefined) attempt.phase = a.phase as Attempt['phase'];
+    if (a.domain !== undefined) {
+      if (a.useRecipient) attempt.recipient = `${a.local}@${a.domain}`;
+      else attempt.domain = a.domain;
+    }
+    return attempt;
+  });
+
+describe('RuleIndex against the linear reference model', () => {
+  it('returns the same candidates in the same order', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(ruleArb, { maxLength: 40 }), fc.array(attemptArb, { minLength: 1, maxLength: 20 }), async (inputs, attempts) => {
+        const [index, linear] = matchers(await buildRules(inputs));
+        for (const attempt of attempts) {
+          const got = index!.candidates(attempt).map((r) => r.id);
+          const want = linear!.candidates(attempt).map((r) => r.id);
+          assert.deepEqual(got, want, JSON.stringify(attempt));
+        }
+      }),
+      { seed: 20261122, numRuns: 400 },
+    );
+  });
+});
