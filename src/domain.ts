@@ -16,10 +16,14 @@ export interface ParsedDomain {
   readonly labels: number;
 }
 
-const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+// A whole lower-case ASCII hostname in one test (labels of 1-63 characters): no split on the hot path.
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+// eslint-disable-next-line no-control-regex
+const NEEDS_IDNA = /[^\x00-\x7f]|[A-Z]/;
 
 /** Normalises a hostname (or `[ip]` address literal); returns a problem description when invalid. */
 export function normalizeHostname(input: string): string | { problem: string } {
+  if (HOSTNAME.test(input)) return input; // already canonical: the common case
   if (input.startsWith('[') && input.endsWith(']')) {
     const inner = input.slice(1, -1);
     const ip = parseIp(inner.toLowerCase().startsWith('ipv6:') ? inner.slice(5) : inner);
@@ -27,12 +31,12 @@ export function normalizeHostname(input: string): string | { problem: string } {
   }
   let name = input.endsWith('.') ? input.slice(0, -1) : input;
   // domainToASCII lower-cases and applies IDNA (UTS #46); it returns '' for names it cannot convert.
-  // eslint-disable-next-line no-control-regex
-  if (!/^[\x00-\x7f]*$/.test(name) || /[A-Z]/.test(name)) name = domainToASCII(name);
+  if (NEEDS_IDNA.test(name)) name = domainToASCII(name);
   if (name === '') return { problem: `"${input}" is not a valid domain name` };
   if (name.length > 253) return { problem: `domain is ${name.length} characters long (at most 253)` };
-  for (const label of name.split('.')) {
-    if (!LABEL.test(label)) return { problem: `"${input}" is not a valid domain name (bad label "${label}")` };
+  if (!HOSTNAME.test(name)) {
+    const label = name.split('.').find((l) => !HOSTNAME.test(l)) ?? name;
+    return { problem: `"${input}" is not a valid domain name (bad label "${label}")` };
   }
   return name;
 }
@@ -52,13 +56,18 @@ export interface ParsedAddress {
   readonly domain: string;
 }
 
+/** The normalised domain of address `input` whose last `@` is at `at`, or the problem. */
+export function addressDomain(input: string, at: number): string | { problem: string } {
+  if (at <= 0 || at === input.length - 1) return { problem: `"${input}" is not an address of the form local@domain` };
+  if (at > 64) return { problem: `local part of "${input}" is longer than 64 characters` };
+  return normalizeHostname(input.slice(at + 1));
+}
+
 /** Parses `local@domain`; returns a problem description when invalid. */
 export function parseAddress(input: string): ParsedAddress | { problem: string } {
   const at = input.lastIndexOf('@');
-  if (at <= 0 || at === input.length - 1) return { problem: `"${input}" is not an address of the form local@domain` };
-  const local = input.slice(0, at);
-  if (local.length > 64) return { problem: `local part of "${input}" is longer than 64 characters` };
-  const domain = normalizeHostname(input.slice(at + 1));
+  const domain = addressDomain(input, at);
   if (typeof domain !== 'string') return domain;
-  return { text: `${local}@${domain}`, domain };
+  // An address whose domain is already canonical is returned as is.
+  return { text: domain.length === input.length - at - 1 && input.endsWith(domain) ? input : `${input.slice(0, at)}@${domain}`, domain };
 }

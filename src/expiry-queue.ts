@@ -7,14 +7,11 @@ import type { Rule } from './rule.js';
 
 export class ExpiryQueue {
   #heap: Rule[] = [];
+  /** Earliest expiry, or `Infinity` when empty: a plain field, read on every check. */
+  next = Infinity;
 
   get size(): number {
     return this.#heap.length;
-  }
-
-  /** Earliest expiry, or `Infinity` when empty. */
-  peek(): number {
-    return this.#heap[0]?.expires ?? Infinity;
   }
 
   push(rule: Rule): void {
@@ -28,6 +25,7 @@ export class ExpiryQueue {
       i = parent;
     }
     heap[i] = rule;
+    this.next = heap[0]!.expires!;
   }
 
   /** Removes and returns the rule with the earliest expiry. */
@@ -35,6 +33,7 @@ export class ExpiryQueue {
     const heap = this.#heap;
     const top = heap[0];
     const last = heap.pop();
+    this.next = heap.length === 0 ? Infinity : this.next;
     if (top === undefined || last === undefined || heap.length === 0) return top;
     let i = 0;
     for (;;) {
@@ -47,15 +46,18 @@ export class ExpiryQueue {
       i = child;
     }
     heap[i] = last;
+    this.next = heap[0]!.expires!;
     return top;
   }
 
   /** Keeps only the rules `keep` accepts (drops stale entries). A sorted array is a valid heap. */
   retain(keep: (rule: Rule) => boolean): void {
     this.#heap = this.#heap.filter(keep).sort((a, b) => a.expires! - b.expires!);
+    this.next = this.#heap[0]?.expires ?? Infinity;
   }
 
   clear(): void {
     this.#heap = [];
+    this.next = Infinity;
   }
 }

@@ -8,7 +8,7 @@ export { Interceptor } from './interceptor.js';
 export type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor.js';
 export { Rule } from './rule.js';
 export type { RuleJSON } from './rule.js';
-export type { Phase, RuleInput } from './rule-input.js';
+export type { Phase, RuleInput, SelectorFields } from './rule-input.js';
 export type { RuleFilter } from './rule-filter.js';
 export type { Attempt } from './attempt.js';
 export type { ForcedResult, Outcome } from './result.js';

@@ -3,8 +3,8 @@
  * they resolve) and the synchronous `check` hot path.
  */
 import { EventEmitter } from 'eventemitter3';
-import { LRUCache } from 'lru-cache';
-import { type Attempt, attemptKey, normalizeAttempt } from './attempt.js';
+import { AttemptCache } from './attempt-cache.js';
+import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { seededRandom } from './prng.js';
@@ -16,7 +16,10 @@ import { Rule, ruleId } from './rule.js';
 
 /** Options of {@link Interceptor}. */
 export interface InterceptorOptions {
-  /** Maximum number of distinct attempts whose candidate rules are memoised; 0 disables the cache. @default 10000 */
+  /**
+   * Maximum number of distinct recipients (or, for attempts without one, domains, IPs...) whose
+   * candidate rules are memoised, up to 8 attempt variants each; 0 disables the cache. @default 10000
+   */
   cacheSize?: number;
   /** Clock in epoch milliseconds, for `expires`/`ttl` (inject one in tests). @default Date.now */
   now?: () => number;
@@ -65,7 +68,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #index = new RuleIndex();
   readonly #expiry = new ExpiryQueue();
-  readonly #cache: LRUCache<string, readonly Rule[]> | undefined;
+  readonly #cache: AttemptCache | undefined;
   readonly #now: () => number;
   readonly #random: () => number;
   #timer: NodeJS.Timeout | undefined;
@@ -79,7 +82,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (random !== undefined && seed !== undefined) problems.push({ code: 'mutually_exclusive', message: 'random and seed may not be used together', param: 'seed' });
     if (seed !== undefined && !Number.isFinite(seed)) problems.push({ code: 'invalid_type', message: 'seed must be a finite number', param: 'seed' });
     if (problems.length > 0) throw new ValidationError(problems);
-    this.#cache = cacheSize > 0 ? new LRUCache({ max: cacheSize }) : undefined;
+    this.#cache = cacheSize > 0 ? new AttemptCache(cacheSize) : undefined;
     this.#now = now;
     this.#random = random ?? (seed !== undefined ? seededRandom(seed) : Math.random);
   }
@@ -154,7 +157,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    * @throws {ValidationError} when the attempt itself is malformed (e.g. `ip` is not an address).
    */
   check(attempt: Attempt): ForcedResult | undefined {
-    if (this.#expiry.size > 0 && this.#expiry.peek() <= this.#now()) this.#sweep();
+    const next = this.#expiry.next;
+    if (next !== Infinity && next <= this.#now()) this.#sweep();
     const candidates = this.#candidates(attempt);
     for (let i = 0; i < candidates.length; i++) {
       const rule = candidates[i]!;
@@ -180,13 +184,12 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   #candidates(attempt: Attempt): readonly Rule[] {
     const cache = this.#cache;
-    if (cache === undefined) return this.#index.candidates(normalizeAttempt(attempt));
-    const key = attemptKey(attempt);
-    let candidates = cache.get(key);
+    if (cache === undefined || typeof attempt !== 'object' || attempt === null) return this.#index.candidates(normalizeAttempt(attempt));
+    let candidates = cache.get(attempt);
     if (candidates === undefined) {
-      // Misses are cached too: the frozen empty list is the sentinel (lru-cache cannot hold undefined).
+      // Misses are cached too, as the frozen empty list.
       candidates = this.#index.candidates(normalizeAttempt(attempt));
-      cache.set(key, candidates.length === 0 ? NO_RULES : candidates);
+      cache.set(attempt, candidates.length === 0 ? NO_RULES : candidates);
     }
     return candidates;
   }
@@ -213,7 +216,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   #sweep(): void {
     const now = this.#now();
-    while (this.#expiry.size > 0 && this.#expiry.peek() <= now) {
+    while (this.#expiry.next <= now) {
       const rule = this.#expiry.pop()!;
       // Entries of rules since removed or replaced are stale: only the current rule object expires.
       if (this.#index.get(rule.id) === rule) this.#delete(rule.id, 'expired');
@@ -225,7 +228,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   }
 
   #changed(expiryChanged: boolean): void {
-    if (this.#cache !== undefined && this.#cache.size > 0) this.#cache.clear();
+    this.#cache?.clear();
     if (expiryChanged) this.#arm();
   }
 
@@ -233,7 +236,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#closed || this.#expiry.size === 0) return;
-    const wait = Math.min(Math.max(this.#expiry.peek() - this.#now(), 0), MAX_TIMER_MS);
+    const wait = Math.min(Math.max(this.#expiry.next - this.#now(), 0), MAX_TIMER_MS);
     this.#timer = setTimeout(() => {
       this.#sweep();
       this.#arm();

@@ -2,20 +2,14 @@
  * Filters for `Interceptor.list` and `GET /v1/errors`: exact equality on canonical selector values.
  */
 import { ValidationError } from './errors.js';
-import { parseRuleInput } from './rule-input.js';
+import { parseRuleInput, type SelectorFields } from './rule-input.js';
 import type { Rule } from './rule.js';
 
 /**
  * Selects rules by selector values, compared in canonical form: `{ domain: 'Gmail.COM' }` lists the rule
  * for `gmail.com`; `{ domain: '*.example.com' }` lists that wildcard rule (not the rules it would match).
  */
-export interface RuleFilter {
-  pool?: string;
-  mta?: string;
-  domain?: string;
-  ip?: string;
-  recipient?: string;
-  tag?: string;
+export interface RuleFilter extends SelectorFields {
   /** `true`/`'true'`/`'1'` for cluster rules only, `false`/`'false'`/`'0'` for instance rules only. */
   cluster?: boolean | string;
 }

@@ -1,30 +1,55 @@
 /**
  * The indexed rule set. Rules are grouped by shape (which selectors they bind, plus the wildcard depth
  * or CIDR prefix of the remote selector); each occupied shape is one hash map from a composite key to
- * its rules. A lookup builds the attempt's key for every occupied shape and probes it, so its cost
- * depends on the number of occupied shapes (at most a few hundred, usually a handful) and of the
- * attempt's tags, never on the number of rules.
+ * its rules, fronted by a Bloom filter (`key-filter.ts`). A lookup probes every occupied shape once per
+ * attempt tag at most, so its cost depends on the number of occupied shapes (a handful in practice,
+ * bounded by the selector combinations) and of the attempt's tags, never on the number of rules.
  *
  * Every mutation is one synchronous call: JavaScript runs it to completion, so a lookup never sees half
  * of it. Copy-on-write snapshots would cost O(rules) per change for no gain in a single thread.
  */
 import type { NormalizedAttempt } from './attempt.js';
 import { networkKey } from './ip.js';
+import { combine, hashNumber, hashPart, hashSuffixes, hashText, KEY_SEED, KeyFilter } from './key-filter.js';
 import { comparePrecedence } from './precedence.js';
 import { BIT, KEY_SEPARATOR, type Rule } from './rule.js';
 
 /** Rules sharing a shape and key differ only in `cluster`: at most two, kept as a rule or a pair. */
 type Slot = Rule | Rule[];
+type Key = string | number;
 
 interface Shape {
   readonly id: number;
   readonly mask: number;
   /** 0 exact, 1-127 wildcard labels, 128-160 IPv4 prefix 0-32, 161-289 IPv6 prefix 0-128. */
   readonly variant: number;
-  readonly slots: Map<string, Slot>;
+  readonly slots: Map<Key, Slot>;
+  readonly filter: KeyFilter;
 }
 
 const EMPTY: readonly Rule[] = Object.freeze([]);
+const isV4Cidr = (variant: number) => variant >= 128 && variant < 161;
+
+/** The filter hash of a rule's key: its parts hashed as the lookup hashes the attempt's fields. */
+function keyHash(shape: Shape, key: Key): number {
+  if (typeof key === 'number') return combine(KEY_SEED, hashNumber(key));
+  if (shape.mask === 0) return KEY_SEED; // the selector-free rule: no parts
+  const parts = key.split(KEY_SEPARATOR);
+  // In a joined key a numeric IPv4 network became text: it follows the pool/mta part when there is one.
+  const numeric = isV4Cidr(shape.variant) ? ((shape.mask & (BIT.pool | BIT.mta)) !== 0 ? 1 : 0) : -1;
+  let h = KEY_SEED;
+  for (let i = 0; i < parts.length; i++) h = combine(h, i === numeric ? hashNumber(Number(parts[i])) : hashPart(parts[i]!));
+  return h;
+}
+
+function rebuild(shape: Shape): void {
+  shape.filter.reset(shape.slots.size);
+  for (const key of shape.slots.keys()) shape.filter.add(keyHash(shape, key));
+}
+
+// Per-lookup scratch space for the attempt's hashes (lookups are synchronous): no allocation per check.
+const suffixHashes: number[] = [];
+const tagHashes: number[] = [];
 
 export class RuleIndex {
   readonly #byId = new Map<string, Rule>();
@@ -53,12 +78,13 @@ export class RuleIndex {
     this.#byId.set(rule.id, rule);
     let shape = this.#shapes.get(rule.shape);
     if (!shape) {
-      shape = { id: rule.shape, mask: rule.mask, variant: rule.shape >> 6, slots: new Map() };
+      shape = { id: rule.shape, mask: rule.mask, variant: rule.shape >> 6, slots: new Map(), filter: new KeyFilter() };
       this.#shapes.set(rule.shape, shape);
       this.#occupied = [...this.#shapes.values()];
     }
     const slot = shape.slots.get(rule.key);
     shape.slots.set(rule.key, slot === undefined ? rule : Array.isArray(slot) ? [...slot, rule] : [slot, rule]);
+    if (slot === undefined && shape.filter.add(keyHash(shape, rule.key))) rebuild(shape);
     return previous;
   }
 
@@ -81,51 +107,65 @@ export class RuleIndex {
     const shape = this.#shapes.get(rule.shape)!;
     const slot = shape.slots.get(rule.key)!;
     const rest = Array.isArray(slot) ? slot.filter((r) => r.id !== rule.id) : [];
-    if (rest.length === 0) shape.slots.delete(rule.key);
-    else shape.slots.set(rule.key, rest.length === 1 ? rest[0]! : rest);
+    if (rest.length > 0) {
+      shape.slots.set(rule.key, rest.length === 1 ? rest[0]! : rest);
+      return;
+    }
+    shape.slots.delete(rule.key);
     if (shape.slots.size === 0) {
       this.#shapes.delete(shape.id);
       this.#occupied = [...this.#shapes.values()];
+    } else if (shape.filter.remove()) {
+      rebuild(shape);
     }
   }
 
   /** Every rule matching `a` (ignoring expiry), in precedence order. */
   candidates(a: NormalizedAttempt): readonly Rule[] {
-    const available = (a.pool !== undefined ? BIT.pool : 0) | (a.mta !== undefined ? BIT.mta : 0)
-      | (a.domain !== undefined ? BIT.domain : 0) | (a.ip !== undefined ? BIT.ip : 0)
-      | (a.recipient !== undefined ? BIT.recipient : 0) | (a.tags.length > 0 ? BIT.tag : 0);
+    const { pool, mta, domain, ip, recipient, tags } = a;
+    const available = (pool !== undefined ? BIT.pool : 0) | (mta !== undefined ? BIT.mta : 0)
+      | (domain !== undefined ? BIT.domain : 0) | (ip !== undefined ? BIT.ip : 0)
+      | (recipient !== undefined ? BIT.recipient : 0) | (tags.length > 0 ? BIT.tag : 0);
+    // Each field is hashed once per lookup; shapes combine the hashes with integer arithmetic only.
+    const hPool = pool !== undefined ? hashText(pool) : 0;
+    const hMta = mta !== undefined ? hashText(mta) : 0;
+    const labels = domain !== undefined ? hashSuffixes(domain, suffixHashes) : 0;
+    const hIp = ip !== undefined ? hashText(ip.text) : 0;
+    const hRecipient = recipient !== undefined ? hashText(recipient) : 0;
+    for (let t = 0; t < tags.length; t++) tagHashes[t] = hashText(tags[t]!);
     let found: Rule[] | undefined;
-    let labels: string[] | undefined;
-    for (const shape of this.#occupied) {
+    const shapes = this.#occupied;
+    for (let s = 0; s < shapes.length; s++) {
+      const shape = shapes[s]!;
       const mask = shape.mask;
       if ((mask & ~available) !== 0) continue;
-      let key = '';
-      if (mask & BIT.pool) key = a.pool!;
-      else if (mask & BIT.mta) key = a.mta!;
+      const variant = shape.variant;
+      let h = KEY_SEED;
+      let side: string | undefined;
+      if (mask & BIT.pool) { side = pool; h = combine(h, hPool); } else if (mask & BIT.mta) { side = mta; h = combine(h, hMta); }
+      let part: Key | undefined;
       if (mask & BIT.domain) {
-        let part = a.domain!;
-        if (shape.variant !== 0) {
-          labels ??= part.split('.');
-          if (labels.length <= shape.variant) continue;
-          part = labels.slice(labels.length - shape.variant).join('.');
+        if (variant === 0) { part = domain; h = combine(h, suffixHashes[labels]!); } else {
+          if (labels <= variant) continue; // a wildcard never matches its apex
+          h = combine(h, suffixHashes[variant]!);
         }
-        key = key === '' ? part : key + KEY_SEPARATOR + part;
       } else if (mask & BIT.ip) {
-        const ip = a.ip!;
-        let part = ip.text;
-        if (shape.variant !== 0) {
-          const v4 = shape.variant < 161;
-          if ((ip.family === 4) !== v4) continue;
-          part = networkKey(ip, shape.variant - (v4 ? 128 : 161));
+        if (variant === 0) { part = ip!.text; h = combine(h, hIp); } else {
+          if ((ip!.family === 4) !== isV4Cidr(variant)) continue;
+          part = networkKey(ip!, variant - (ip!.family === 4 ? 128 : 161));
+          h = combine(h, typeof part === 'number' ? hashNumber(part) : hashText(part));
         }
-        key = key === '' ? part : key + KEY_SEPARATOR + part;
       } else if (mask & BIT.recipient) {
-        key = key === '' ? a.recipient! : key + KEY_SEPARATOR + a.recipient!;
+        part = recipient;
+        h = combine(h, hRecipient);
       }
       if (mask & BIT.tag) {
-        for (const tag of a.tags) found = collect(shape.slots.get(key === '' ? tag : key + KEY_SEPARATOR + tag), a, found);
-      } else {
-        found = collect(shape.slots.get(key), a, found);
+        for (let t = 0; t < tags.length; t++) {
+          if (!shape.filter.has(combine(h, tagHashes[t]!))) continue;
+          found = collect(shape.slots.get(joinKey(side, part ?? suffixPart(domain, mask, variant), tags[t])), a, found);
+        }
+      } else if (shape.filter.has(h)) {
+        found = collect(shape.slots.get(joinKey(side, part ?? suffixPart(domain, mask, variant), undefined)), a, found);
       }
     }
     if (found === undefined) return EMPTY;
@@ -133,11 +173,31 @@ export class RuleIndex {
   }
 }
 
+/** The wildcard key part (the domain's last `variant` labels); only built once the filter lets a probe through. */
+function suffixPart(domain: string | undefined, mask: number, variant: number): string | undefined {
+  if ((mask & BIT.domain) === 0 || variant === 0) return undefined;
+  let at = domain!.length;
+  for (let n = 0; n < variant; n++) at = domain!.lastIndexOf('.', at - 1);
+  return domain!.slice(at + 1);
+}
+
+/** The key as the rule side builds it: bound parts joined, a single part as is. */
+function joinKey(side: string | undefined, remote: Key | undefined, tag: string | undefined): Key {
+  let key: Key | undefined = side;
+  if (remote !== undefined) key = key === undefined ? remote : key + KEY_SEPARATOR + remote;
+  if (tag !== undefined) key = key === undefined ? tag : key + KEY_SEPARATOR + tag;
+  return key ?? '';
+}
+
 function collect(slot: Slot | undefined, a: NormalizedAttempt, into: Rule[] | undefined): Rule[] | undefined {
   if (slot === undefined) return into;
-  for (const rule of Array.isArray(slot) ? slot : [slot]) {
-    if (a.phase !== undefined && rule.phase !== a.phase) continue;
-    (into ??= []).push(rule);
-  }
+  if (!Array.isArray(slot)) return a.phase === undefined || slot.phase === a.phase ? push(into, slot) : into;
+  for (const rule of slot) if (a.phase === undefined || rule.phase === a.phase) into = push(into, rule);
+  return into;
+}
+
+function push(into: Rule[] | undefined, rule: Rule): Rule[] {
+  if (into === undefined) return [rule];
+  into.push(rule);
   return into;
 }

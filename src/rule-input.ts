@@ -10,17 +10,8 @@ import { schemaProblems, sortByField } from './schema.js';
 /** SMTP stage at which a forced reply is given. */
 export type Phase = 'connect' | 'mail' | 'rcpt' | 'data';
 
-/**
- * A rule as accepted by `Interceptor.add` and the REST API. Numbers and booleans may also be given as
- * strings (`"553"`, `"true"`), as they arrive from HTTP forms. See `docs/rules.md` for every field.
- */
-export interface RuleInput {
-  /** Final SMTP reply code, 200-299 or 400-599. Required for `add`, optional for `remove`. */
-  code?: number | string;
-  /** RFC 3463 enhanced code `class.subject.detail`; class must equal the code's first digit. Default `<class>.0.0`. */
-  extended?: string;
-  /** Reply text, at most 512 printable characters. */
-  description?: string;
+/** The selector fields of a rule (with `cluster`, its identity). */
+export interface SelectorFields {
   /** Named IP pool of the sending side. Exclusive with `mta`. */
   pool?: string;
   /** Local sending IP. Exclusive with `pool`. */
@@ -33,6 +24,19 @@ export interface RuleInput {
   recipient?: string;
   /** Campaign tag; matches when any of the attempt's tags equals it. */
   tag?: string;
+}
+
+/**
+ * A rule as accepted by `Interceptor.add` and the REST API. Numbers and booleans may also be given as
+ * strings (`"553"`, `"true"`), as they arrive from HTTP forms. See `docs/rules.md` for every field.
+ */
+export interface RuleInput extends SelectorFields {
+  /** Final SMTP reply code, 200-299 or 400-599. Required for `add`, optional for `remove`. */
+  code?: number | string;
+  /** RFC 3463 enhanced code `class.subject.detail`; class must equal the code's first digit. Default `<class>.0.0`. */
+  extended?: string;
+  /** Reply text, at most 512 printable characters. */
+  description?: string;
   /** Whole cluster (`true`) or this instance only (`false`). @default false */
   cluster?: boolean | string | number;
   /** Apply to the next N matching attempts, then remove the rule. */

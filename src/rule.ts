@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ForcedResult } from './result.js';
-import type { Phase, RuleSpec } from './rule-input.js';
+import type { Phase, RuleSpec, SelectorFields } from './rule-input.js';
 
 /** Selector bits. Their numeric order is precedence step 3: binding tag beats recipient beats ... pool. */
 export const BIT = { pool: 1, mta: 2, domain: 4, ip: 8, recipient: 16, tag: 32 } as const;
@@ -18,13 +18,7 @@ export const variantCidr = (family: 4 | 6, prefix: number): number => (family ==
 export const KEY_SEPARATOR = '\n';
 
 /** The JSON form of a rule: MailerQ's fields first (absent ones omitted, `cluster` always), then ours. */
-export interface RuleJSON {
-  pool?: string;
-  mta?: string;
-  domain?: string;
-  ip?: string;
-  recipient?: string;
-  tag?: string;
+export interface RuleJSON extends SelectorFields {
   cluster: boolean;
   code: number;
   extended?: string;
@@ -52,7 +46,31 @@ export function selectorText(spec: RuleSpec): string {
 
 /** Deterministic id of a selector: every instance of a cluster derives the same id for the same rule. */
 export function ruleId(spec: RuleSpec): string {
-  return createHash('sha256').update(selectorText(spec)).digest('hex').slice(0, 20);
+  // Hex of the first 10 bytes, encoded directly: slicing the full hex digest would keep all 64
+  // characters alive behind every id (measured: ~80 bytes per rule).
+  return createHash('sha256').update(selectorText(spec)).digest().toString('hex', 0, 10);
+}
+
+/** The rarely set fields of a rule, grouped so that rules without them share one frozen object. */
+interface RuleOptions {
+  readonly extended: string | undefined;
+  readonly description: string | undefined;
+  readonly probability: number | undefined;
+  readonly expires: number | undefined;
+  readonly priority: number;
+  readonly phase: Phase;
+  readonly delay: number;
+}
+
+const DEFAULT_OPTIONS: RuleOptions = Object.freeze({
+  extended: undefined, description: undefined, probability: undefined, expires: undefined, priority: 0, phase: 'rcpt', delay: 0,
+});
+
+function optionsOf(spec: RuleSpec): RuleOptions {
+  const { extended, description, probability, expires, priority, phase, delay } = spec;
+  if (extended === undefined && description === undefined && probability === undefined && expires === undefined
+    && priority === 0 && phase === 'rcpt' && delay === 0) return DEFAULT_OPTIONS;
+  return Object.freeze({ extended, description, probability, expires, priority, phase, delay });
 }
 
 /**
@@ -65,10 +83,6 @@ export class Rule {
   readonly id: string;
   /** SMTP reply code. */
   readonly code: number;
-  /** Enhanced status code as given (the forced result defaults it to `<class>.0.0`). */
-  readonly extended: string | undefined;
-  /** Reply text as given. */
-  readonly description: string | undefined;
   readonly pool: string | undefined;
   readonly mta: string | undefined;
   /** Canonical domain, `*.suffix` for a wildcard. */
@@ -78,28 +92,23 @@ export class Rule {
   readonly recipient: string | undefined;
   readonly tag: string | undefined;
   readonly cluster: boolean;
-  readonly probability: number | undefined;
-  /** Epoch milliseconds after which the rule no longer matches. */
-  readonly expires: number | undefined;
-  readonly priority: number;
-  readonly phase: Phase;
-  readonly delay: number;
+  /**
+   * @internal The rarely set fields, shared by every rule that sets none of them: 7 fields fewer per
+   * rule (measured: ~50 bytes of heap per rule at 1M rules).
+   */
+  readonly options: RuleOptions;
   /** Epoch milliseconds. */
   readonly created: number;
-  /** Epoch milliseconds. */
-  readonly updated: number;
+  /** @internal Epoch milliseconds of the last update; undefined while equal to `created` (saves a boxed number per rule). */
+  readonly changed: number | undefined;
   /** @internal Remaining applications, or undefined for unlimited. */
   remaining: number | undefined;
   /** @internal Number of attempts this rule has forced. */
   count: number;
-  /** @internal Selector bits bound by this rule. */
-  readonly mask: number;
-  /** @internal Index shape: mask plus lookup variant. */
+  /** @internal Index shape: selector bits (low 6) plus lookup variant. Mask and specificity derive from it. */
   readonly shape: number;
-  /** @internal Index key within the shape. */
-  readonly key: string;
-  /** @internal Precedence step 4: exact beats wildcard/CIDR, longer suffix/prefix first. */
-  readonly specificity: number;
+  /** @internal Index key within the shape: the parts joined, or the single part itself. */
+  readonly key: string | number;
   /** @internal The forced result, built on the first hit and reused (a rule is immutable but for counters). */
   result: ForcedResult | undefined = undefined;
 
@@ -107,8 +116,6 @@ export class Rule {
   constructor(spec: RuleSpec, id: string, created: number, updated: number, hits: number) {
     this.id = id;
     this.code = spec.code ?? 0;
-    this.extended = spec.extended;
-    this.description = spec.description;
     this.pool = spec.pool;
     this.mta = spec.mta;
     this.domain = spec.domain?.text;
@@ -116,42 +123,88 @@ export class Rule {
     this.recipient = spec.recipient?.text;
     this.tag = spec.tag;
     this.cluster = spec.cluster;
-    this.probability = spec.probability;
-    this.expires = spec.expires;
-    this.priority = spec.priority;
-    this.phase = spec.phase;
-    this.delay = spec.delay;
+    this.options = optionsOf(spec);
     this.created = created;
-    this.updated = updated;
+    this.changed = updated === created ? undefined : updated;
     this.remaining = spec.times;
     this.count = hits;
 
     let mask = 0;
-    const parts: string[] = [];
+    const parts: (string | number)[] = [];
     if (spec.pool !== undefined) { mask |= BIT.pool; parts.push(spec.pool); }
     if (spec.mta !== undefined) { mask |= BIT.mta; parts.push(spec.mta); }
     let variant = VARIANT_EXACT;
-    let specificity = 0;
     if (spec.domain) {
       mask |= BIT.domain;
       parts.push(spec.domain.name);
       variant = spec.domain.wildcard ? variantWildcard(spec.domain.labels) : VARIANT_EXACT;
-      specificity = spec.domain.wildcard ? spec.domain.labels : 1000;
     }
     if (spec.ip) {
       mask |= BIT.ip;
       const exact = spec.ip.prefix === (spec.ip.family === 4 ? 32 : 128);
       parts.push(exact ? spec.ip.text : spec.ip.key);
       variant = exact ? VARIANT_EXACT : variantCidr(spec.ip.family, spec.ip.prefix);
-      specificity = exact ? 1000 : spec.ip.prefix;
     }
     if (spec.recipient) { mask |= BIT.recipient; parts.push(spec.recipient.text); }
     if (spec.tag !== undefined) { mask |= BIT.tag; parts.push(spec.tag); }
-    this.mask = mask;
     this.shape = mask | (variant << 6);
     // A single part is used as is, so the key shares the field's string instead of copying it.
     this.key = parts.length === 1 ? parts[0]! : parts.join(KEY_SEPARATOR);
-    this.specificity = specificity;
+  }
+
+  /** Enhanced status code as given (the forced result defaults it to `<class>.0.0`). */
+  get extended(): string | undefined {
+    return this.options.extended;
+  }
+
+  /** Reply text as given. */
+  get description(): string | undefined {
+    return this.options.description;
+  }
+
+  /** Fraction of matching attempts the rule applies to; `undefined` for all. */
+  get probability(): number | undefined {
+    return this.options.probability;
+  }
+
+  /** Epoch milliseconds after which the rule no longer matches. */
+  get expires(): number | undefined {
+    return this.options.expires;
+  }
+
+  /** Explicit precedence: higher wins. */
+  get priority(): number {
+    return this.options.priority;
+  }
+
+  /** SMTP stage of the forced reply. */
+  get phase(): Phase {
+    return this.options.phase;
+  }
+
+  /** Milliseconds to wait before the forced reply. */
+  get delay(): number {
+    return this.options.delay;
+  }
+
+  /** Epoch milliseconds of the last update (`created` until updated). */
+  get updated(): number {
+    return this.changed ?? this.created;
+  }
+
+  /** @internal Selector bits bound by this rule (see {@link BIT}). */
+  get mask(): number {
+    return this.shape & 63;
+  }
+
+  /**
+   * @internal Precedence step 4: exact domain/IP (1000) beats wildcard (its label count) and CIDR (its
+   * prefix length); 0 when the rule binds neither.
+   */
+  get specificity(): number {
+    const variant = this.shape >> 6;
+    if (variant === VARIANT_EXACT) return (this.shape & (BIT.domain | BIT.ip)) !== 0 ? 1000 : 0;
+    return variant < 128 ? variant : variant < 161 ? variant - 128 : variant - 161;
   }
 
   /** Remaining applications before the rule removes itself; `undefined` when unlimited. */
@@ -192,7 +245,7 @@ export class Rule {
     if (this.phase !== 'rcpt') json.phase = this.phase;
     if (this.delay !== 0) json.delay = this.delay;
     json.created = new Date(this.created).toISOString();
-    json.updated = new Date(this.updated).toISOString();
+    json.updated = new Date(this.changed ?? this.created).toISOString();
     json.hits = this.count;
     return json as RuleJSON;
   }

@@ -204,6 +204,33 @@ describe('Interceptor: check', () => {
     assert.equal(ic.check({ recipient: 'bob@gmail.com' }), undefined);
   });
 
+  it('keeps cached attempts apart when only one field differs', async () => {
+    const ic = new Interceptor();
+    await ic.add({ pool: 'p1', domain: 'gmail.com', code: 421 });
+    await ic.add({ tag: 'c1', code: 550 });
+    const base = { recipient: 'bob@gmail.com' };
+    for (let round = 0; round < 2; round++) {
+      assert.equal(ic.check({ ...base, pool: 'p1' })?.code, 421);
+      assert.equal(ic.check({ ...base, pool: 'p2' }), undefined);
+      assert.equal(ic.check({ ...base, tags: ['c1'] })?.code, 550);
+      assert.equal(ic.check({ ...base, tags: 'c1' })?.code, 550);
+      assert.equal(ic.check({ ...base, tags: ['c2'] }), undefined);
+      assert.equal(ic.check({ ...base, pool: 'p1', phase: 'data' }), undefined);
+      assert.equal(ic.check(base), undefined);
+    }
+    // More variants of one recipient than the cache keeps per key: still correct.
+    for (let i = 0; i < 20; i++) assert.equal(ic.check({ ...base, tags: [`x${i}`, i % 2 === 0 ? 'c1' : 'c2'] })?.code, i % 2 === 0 ? 550 : undefined);
+  });
+
+  it('is not fooled by a tags array mutated after a check', async () => {
+    const ic = new Interceptor();
+    await ic.add({ tag: 'c1', code: 550 });
+    const attempt = { recipient: 'bob@gmail.com', tags: ['c1'] };
+    assert.equal(ic.check(attempt)?.code, 550);
+    attempt.tags[0] = 'c2';
+    assert.equal(ic.check(attempt), undefined);
+  });
+
   it('works with the cache disabled', async () => {
     const ic = new Interceptor({ cacheSize: 0 });
     await ic.add({ domain: 'gmail.com', code: 421 });

@@ -1,0 +1,97 @@
+/**
+ * Memo of attempt -> candidate rules, bounded by an LRU.
+ *
+ * The LRU is keyed by one field of the attempt (recipient, else domain, ip, first tag, mta, pool) and
+ * holds a few entries that compare the other raw fields with `===`. Building one string key from all
+ * fields would cost a concatenation plus hashing a fresh string (measured: ~200 ns per check on V8,
+ * more than the LRU itself); the field strings usually come from the caller's message objects and
+ * already carry their hash. Comparing raw values also rules out aliasing between distinct attempts.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Attempt } from './attempt.js';
+import type { Rule } from './rule.js';
+
+interface Entry {
+  readonly pool: string | undefined;
+  readonly mta: string | undefined;
+  readonly domain: string | undefined;
+  readonly ip: string | undefined;
+  readonly recipient: string | undefined;
+  readonly phase: string | undefined;
+  /** A copy: the caller may reuse and mutate its array. */
+  readonly tags: string | readonly string[] | undefined;
+  readonly rules: readonly Rule[];
+}
+
+/** Entries kept per LRU key; more variants of one recipient than this replace the oldest. */
+const VARIANTS = 8;
+
+function primary(a: Attempt): string {
+  const tags = a.tags;
+  return a.recipient ?? a.domain ?? a.ip ?? (typeof tags === 'string' ? tags : tags?.[0]) ?? a.mta ?? a.pool ?? '';
+}
+
+function sameTags(x: string | readonly string[] | undefined, y: string | readonly string[] | undefined): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+export class AttemptCache {
+  /** Decides what stays: bounded, least recently used evicted first. */
+  readonly #lru: LRUCache<string, Entry[]>;
+  /**
+   * Mirrors the LRU's entries for the read path. A hit reads this Map and refreshes the LRU's recency
+   * on one hit in eight: lru-cache's `get` costs about twice a `Map.get` (measured, lru-cache 11 on
+   * Node 20), half of a cached check. A key hit repeatedly is still refreshed long before eviction;
+   * eviction removes the key from both.
+   */
+  readonly #entries = new Map<string, Entry[]>();
+  #hits = 0;
+
+  /** `max` bounds the number of distinct keys (recipients, in the usual case). */
+  constructor(max: number) {
+    this.#lru = new LRUCache({ max, dispose: (_value, key) => this.#entries.delete(key) });
+  }
+
+  get(a: Attempt): readonly Rule[] | undefined {
+    const key = primary(a);
+    const found = this.#entries.get(key);
+    if (found === undefined) return undefined;
+    if ((++this.#hits & 7) === 0) this.#lru.get(key);
+    for (let i = 0; i < found.length; i++) {
+      const e = found[i]!;
+      if (e.recipient === a.recipient && e.domain === a.domain && e.ip === a.ip && e.mta === a.mta
+        && e.pool === a.pool && e.phase === a.phase && sameTags(e.tags, a.tags)) return e.rules;
+    }
+    return undefined;
+  }
+
+  set(a: Attempt, rules: readonly Rule[]): void {
+    const key = primary(a);
+    const tags = a.tags;
+    const entry: Entry = {
+      pool: a.pool, mta: a.mta, domain: a.domain, ip: a.ip, recipient: a.recipient, phase: a.phase,
+      tags: typeof tags === 'object' && tags !== null ? Object.freeze([...tags]) : tags, rules,
+    };
+    const found = this.#lru.get(key);
+    if (found === undefined) {
+      const fresh = [entry];
+      this.#lru.set(key, fresh);
+      this.#entries.set(key, fresh);
+    } else if (found.length < VARIANTS) found.push(entry);
+    else { found.shift(); found.push(entry); }
+  }
+
+  clear(): void {
+    if (this.#lru.size === 0) return;
+    this.#lru.clear(); // disposes every entry, emptying the mirror too
+    this.#entries.clear();
+  }
+
+  /** Number of keys held (for tests). */
+  get size(): number {
+    return this.#entries.size;
+  }
+}
