@@ -111,11 +111,22 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return rule;
   }
 
-  /** Removes the rule with the input's selector (`code` and other reply fields are ignored). */
-  async remove(input: RuleInput): Promise<Rule | undefined> {
+  /**
+   * Removes a rule, named by its id or by a selector in the input format of `add` (`code` and the other
+   * reply fields are ignored). Resolves to the removed rule, or `undefined` when there was none.
+   */
+  async remove(selector: RuleInput | string): Promise<Rule | undefined> {
     this.#assertOpen();
-    const id = ruleId(parseRuleInput(input, this.#now(), false));
-    return this.#delete(id, 'deleted');
+    return this.#delete(typeof selector === 'string' ? selector : this.idOf(selector), 'deleted');
+  }
+
+  /**
+   * The id a rule with this input's selector has (whether or not it exists): ids are derived from the
+   * selector, so every instance computes the same one. Reply fields are validated but ignored.
+   * @throws {ValidationError} for a bad input.
+   */
+  idOf(input: RuleInput): string {
+    return ruleId(parseRuleInput(input, this.#now(), false));
   }
 
   /** The active rule with this id. */

@@ -33,6 +33,14 @@ describe('Interceptor: rule management', () => {
     assert.match(a.id, /^[0-9a-f]{20}$/);
   });
 
+  it('tells the id of a selector before the rule exists', async () => {
+    const ic = new Interceptor();
+    const id = ic.idOf({ domain: 'Gmail.com', cluster: 'true' });
+    assert.equal(ic.get(id), undefined);
+    assert.equal((await ic.add({ domain: 'gmail.com', cluster: true, code: 421 })).id, id);
+    assert.throws(() => ic.idOf({ domain: 'gmail.com', pool: 'p', mta: '1.2.3.4' }), ValidationError);
+  });
+
   it('removes by selector (code optional and ignored), get and list by id', async () => {
     const ic = new Interceptor();
     const rule = await ic.add({ cluster: true, code: 421, domain: 'gmail.com' });

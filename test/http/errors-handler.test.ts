@@ -1,0 +1,289 @@
+// End to end over a real loopback HTTP server: every route, both body encodings, every error type.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { createErrorsHandler, type RequestLog } from '../../src/http/index.js';
+import { Interceptor, type RuleFilter, ValidationError } from '../../src/index.js';
+import { listen, raw, type Running } from '../helpers/server.js';
+
+const WRITE = 'w-token-0123456789';
+const READ = 'r-token-0123456789';
+const auth = (token = WRITE) => ({ authorization: `Bearer ${token}` });
+const json = { 'content-type': 'application/json', ...auth() };
+const form = { 'content-type': 'application/x-www-form-urlencoded', ...auth() };
+
+let ic: Interceptor;
+let srv: Running;
+let logs: RequestLog[];
+let base: string;
+
+function expectError(res: { status: number; headers: Headers; json: any }, status: number, type: string, code: string): void {
+  assert.equal(res.status, status, JSON.stringify(res.json));
+  assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+  assert.equal(res.json.error.type, type);
+  assert.equal(res.json.error.code, code);
+  assert.equal(typeof res.json.error.message, 'string');
+  assert.equal(res.json.error.request_id, res.headers.get('x-request-id'));
+}
+
+describe('REST API /v1/errors', () => {
+  before(async () => {
+    ic = new Interceptor();
+    const handler = createErrorsHandler(ic, { tokens: [{ token: WRITE, name: 'ops' }, { token: READ, name: 'dashboard', scope: 'read' }], maxBodyBytes: 1024 });
+    handler.on('request', (log) => logs.push(log));
+    srv = await listen(handler);
+    base = `${srv.url}/v1/errors`;
+  });
+  after(() => srv.close());
+  beforeEach(async () => {
+    await ic.clear();
+    logs = [];
+  });
+
+  describe('MailerQ request examples, byte for byte', () => {
+    it('creates with the JSON example and updates with the urlencoded one', async () => {
+      const created = await raw(base, { method: 'POST', headers: json, body: '{"domain":"hotmail.com","code":421,"tag":"Campaign1"}' });
+      assert.equal(created.status, 201);
+      assert.equal(created.headers.get('location'), `/v1/errors/${created.json.id}`);
+      assert.deepEqual(
+        { domain: created.json.domain, tag: created.json.tag, cluster: created.json.cluster, code: created.json.code },
+        { domain: 'hotmail.com', tag: 'Campaign1', cluster: false, code: 421 },
+      );
+      const updated = await raw(base, { method: 'POST', headers: form, body: 'domain=hotmail.com&code=421&tag=Campaign1' });
+      assert.equal(updated.status, 200);
+      assert.equal(updated.json.id, created.json.id);
+      assert.equal(updated.headers.get('location'), null);
+      assert.equal(ic.check({ domain: 'hotmail.com', tags: 'Campaign1' })?.code, 421);
+    });
+
+    it('deletes with the urlencoded DELETE example', async () => {
+      const rule = await ic.add({ cluster: true, domain: 'gmail.com', code: 421 });
+      const removed = await raw(base, { method: 'DELETE', headers: form, body: 'cluster=true&code=421&domain=gmail.com' });
+      assert.equal(removed.status, 200);
+      assert.equal(removed.json.id, rule.id);
+      assert.equal(ic.size, 0);
+      expectError(await raw(base, { method: 'DELETE', headers: form, body: 'cluster=true&code=421&domain=gmail.com' }), 404, 'not_found_error', 'not_found');
+    });
+
+    it('rejects pool together with mta with 400', async () => {
+      const res = await raw(base, { method: 'POST', headers: json, body: '{"pool":"p","mta":"1.2.3.4","code":550}' });
+      expectError(res, 400, 'validation_error', 'mutually_exclusive');
+      assert.equal(res.json.error.param, 'mta');
+      assert.deepEqual(res.json.error.details, [{ code: 'mutually_exclusive', message: 'pool and mta may not be used together', param: 'mta' }]);
+    });
+  });
+
+  describe('GET', () => {
+    it('lists rules in MailerQ shape and filters on selector fields and cluster', async () => {
+      await ic.add({ mta: '1.2.3.4', ip: '123.2.3.4', code: 500 });
+      await ic.add({ mta: '1.2.3.4', domain: 'gmail.com', code: 421, description: 'forced deferring' });
+      await ic.add({ domain: 'hotmail.com', cluster: true, code: 521, extended: '5.2.1' });
+      await ic.add({ pool: 'shared-pool-1', domain: 'yaho0.com', code: '553', description: 'invalid mailbox' });
+      const all = await raw(base, { headers: auth(READ) });
+      assert.equal(all.status, 200);
+      assert.equal(all.json.length, 4);
+      const [first] = all.json;
+      assert.deepEqual(Object.keys(first).slice(0, 4), ['mta', 'ip', 'cluster', 'code']);
+      assert.equal(all.json[3].code, 553);
+      const filters: [string, number][] = [['?mta=1.2.3.4', 2], ['?cluster=true', 1], ['?cluster=0', 3], ['?domain=GMAIL.com', 1], ['?pool=shared-pool-1&domain=yaho0.com', 1], ['?tag=none', 0]];
+      for (const [query, count] of filters) assert.equal((await raw(`${base}${query}`, { headers: auth() })).json.length, count, query);
+      expectError(await raw(`${base}?domian=x`, { headers: auth() }), 400, 'validation_error', 'unknown_field');
+      expectError(await raw(`${base}?domain=a.com&domain=b.com`, { headers: auth() }), 400, 'validation_error', 'duplicate_field');
+      expectError(await raw(`${base}?mta=nope`, { headers: auth() }), 400, 'validation_error', 'invalid_format');
+    });
+
+    it('gets one rule by id, 404 otherwise', async () => {
+      const rule = await ic.add({ domain: 'gmail.com', code: 421 });
+      const got = await raw(`${base}/${rule.id}`, { headers: auth() });
+      assert.equal(got.status, 200);
+      assert.deepEqual(got.json, JSON.parse(JSON.stringify(rule)));
+      expectError(await raw(`${base}/00000000000000000000`, { headers: auth() }), 404, 'not_found_error', 'not_found');
+      expectError(await raw(`${base}/not-an-id`, { headers: auth() }), 404, 'not_found_error', 'not_found');
+      expectError(await raw(`${base}/%E0%A4%A`, { headers: auth() }), 404, 'not_found_error', 'not_found');
+      expectError(await raw(`${base}/${rule.id}/extra`, { headers: auth() }), 404, 'not_found_error', 'not_found');
+    });
+
+    it('answers HEAD like GET without a body', async () => {
+      const res = await raw(base, { method: 'HEAD', headers: auth() });
+      assert.equal(res.status, 200);
+      assert.equal(res.text, '');
+    });
+  });
+
+  describe('DELETE', () => {
+    it('deletes by id, by JSON body and by query string', async () => {
+      const a = await ic.add({ domain: 'a.com', code: 421 });
+      await ic.add({ domain: 'b.com', code: 421 });
+      await ic.add({ domain: 'c.com', code: 421 });
+      assert.equal((await raw(`${base}/${a.id}`, { method: 'DELETE', headers: auth() })).json.domain, 'a.com');
+      expectError(await raw(`${base}/${a.id}`, { method: 'DELETE', headers: auth() }), 404, 'not_found_error', 'not_found');
+      assert.equal((await raw(base, { method: 'DELETE', headers: json, body: '{"domain":"b.com"}' })).json.domain, 'b.com');
+      assert.equal((await raw(`${base}?domain=c.com&code=421`, { method: 'DELETE', headers: auth() })).json.domain, 'c.com');
+      assert.equal(ic.size, 0);
+    });
+
+    it('refuses a selector given both in the body and the query string', async () => {
+      await ic.add({ domain: 'a.com', code: 421 });
+      expectError(await raw(`${base}?domain=a.com`, { method: 'DELETE', headers: json, body: '{"domain":"a.com"}' }), 400, 'validation_error', 'invalid_request');
+      assert.equal(ic.size, 1);
+    });
+  });
+
+  describe('request errors', () => {
+    it('reports malformed JSON, non-object JSON, duplicate urlencoded keys and every field problem', async () => {
+      expectError(await raw(base, { method: 'POST', headers: json, body: '{"code":' }), 400, 'validation_error', 'invalid_json');
+      expectError(await raw(base, { method: 'POST', headers: json, body: '' }), 400, 'validation_error', 'invalid_json');
+      expectError(await raw(base, { method: 'POST', headers: json, body: '[1,2]' }), 400, 'validation_error', 'invalid_type');
+      const dup = await raw(base, { method: 'POST', headers: form, body: 'code=421&domain=a.com&domain=b.com' });
+      expectError(dup, 400, 'validation_error', 'duplicate_field');
+      assert.equal(dup.json.error.param, 'domain');
+      const many = await raw(base, { method: 'POST', headers: json, body: '{"code":354,"mta":"x","domian":"a.com"}' });
+      expectError(many, 400, 'validation_error', 'out_of_range');
+      assert.deepEqual(many.json.error.details.map((d: { param: string }) => d.param), ['code', 'mta', 'domian']);
+      expectError(await raw(base, { method: 'POST', headers: json, body: '{"code":550,"description":"a\\r\\n250 ok"}' }), 400, 'validation_error', 'invalid_format');
+      expectError(await raw(base, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: Buffer.from([0x7b, 0xff, 0x7d]) }), 400, 'validation_error', 'invalid_encoding');
+      assert.equal(ic.size, 0);
+    });
+
+    it('answers 415 for other content types', async () => {
+      for (const type of ['text/plain', 'application/xml', 'application/json; charset=latin1', 'multipart/form-data; boundary=x']) {
+        expectError(await raw(base, { method: 'POST', headers: { ...auth(), 'content-type': type }, body: 'code=421' }), 415, 'validation_error', 'unsupported_media_type');
+      }
+    });
+
+    it('answers 405 with Allow', async () => {
+      for (const method of ['PUT', 'PATCH', 'OPTIONS']) {
+        const res = await raw(base, { method, headers: auth() });
+        expectError(res, 405, 'validation_error', 'method_not_allowed');
+        assert.equal(res.headers.get('allow'), 'GET, HEAD, POST, DELETE');
+      }
+      const item = await raw(`${base}/00000000000000000000`, { method: 'POST', headers: json, body: '{}' });
+      expectError(item, 405, 'validation_error', 'method_not_allowed');
+      assert.equal(item.headers.get('allow'), 'GET, HEAD, DELETE');
+    });
+
+    it('refuses bodies over maxBodyBytes with 413, declared or streamed', async () => {
+      const big = JSON.stringify({ code: 421, description: 'x'.repeat(2000) });
+      expectError(await raw(base, { method: 'POST', headers: json, body: big }), 413, 'payload_too_large_error', 'payload_too_large');
+      // Chunked, so the size is only known while reading.
+      const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(base, { method: 'POST', headers: { ...json, 'transfer-encoding': 'chunked' } }, (res) => {
+          let body = '';
+          res.on('data', (c) => { body += c; });
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        for (let i = 0; i < 10; i++) req.write('x'.repeat(500));
+        req.end();
+      });
+      assert.equal(streamed.status, 413);
+      assert.equal(JSON.parse(streamed.body).error.code, 'payload_too_large');
+      assert.equal(ic.size, 0);
+    });
+
+    it('answers 404 outside the base path when used without next()', async () => {
+      expectError(await raw(`${srv.url}/v2/errors`, { headers: auth() }), 404, 'not_found_error', 'not_found');
+    });
+  });
+
+  describe('authentication', () => {
+    it('answers 401 with WWW-Authenticate for a missing or unknown token', async () => {
+      const missing = await raw(base, {});
+      expectError(missing, 401, 'authentication_error', 'missing_token');
+      assert.match(missing.headers.get('www-authenticate')!, /^Bearer /);
+      const unknown = await raw(base, { headers: auth('wrong') });
+      expectError(unknown, 401, 'authentication_error', 'invalid_token');
+      assert.match(unknown.headers.get('www-authenticate')!, /error="invalid_token"/);
+      expectError(await raw(base, { headers: { authorization: `Basic ${WRITE}` } }), 401, 'authentication_error', 'missing_token');
+      expectError(await raw(base, { headers: { authorization: `Bearer ${WRITE}x` } }), 401, 'authentication_error', 'invalid_token');
+    });
+
+    it('lets a read token read and answers 403 when it writes', async () => {
+      assert.equal((await raw(base, { headers: auth(READ) })).status, 200);
+      expectError(await raw(base, { method: 'POST', headers: { ...json, ...auth(READ) }, body: '{"code":421}' }), 403, 'authorization_error', 'insufficient_scope');
+      expectError(await raw(base, { method: 'DELETE', headers: auth(READ) }), 403, 'authorization_error', 'insufficient_scope');
+      assert.equal(ic.size, 0);
+    });
+  });
+
+  describe('request ids and logs', () => {
+    it('echoes a valid X-Request-Id and replaces an invalid one, on success and error', async () => {
+      assert.equal((await raw(base, { headers: { ...auth(), 'x-request-id': 'abc.DEF_123-x' } })).headers.get('x-request-id'), 'abc.DEF_123-x');
+      for (const bad of ['has space', 'x'.repeat(129), 'semi;colon', 'ünï']) {
+        const res = await raw(base, { headers: { ...auth(), 'x-request-id': encodeURI(bad).replace(/%20/g, ' ') } });
+        assert.match(res.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/, bad);
+      }
+      const error = await raw(base, { headers: { 'x-request-id': 'trace-1' } });
+      assert.equal(error.headers.get('x-request-id'), 'trace-1');
+      assert.equal(error.json.error.request_id, 'trace-1');
+    });
+
+    it('emits a request event with method, path, status, token name, request id and duration', async () => {
+      await raw(`${base}?domain=a.com`, { headers: { ...auth(), 'x-request-id': 'log-1' } });
+      await raw(base, { method: 'POST', headers: { ...json, ...auth(READ), 'x-request-id': 'log-2' }, body: '{}' });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(logs.map(({ method, path, status, tokenName, requestId }) => ({ method, path, status, tokenName, requestId })), [
+        { method: 'GET', path: '/v1/errors', status: 200, tokenName: 'ops', requestId: 'log-1' },
+        { method: 'POST', path: '/v1/errors', status: 403, tokenName: 'dashboard', requestId: 'log-2' },
+      ]);
+      assert.ok(logs.every((l) => l.durationMs >= 0 && l.durationMs < 5000));
+    });
+  });
+});
+
+describe('createErrorsHandler options', () => {
+  it('refuses to be created without tokens unless auth: false is explicit', () => {
+    const ic = new Interceptor();
+    assert.throws(() => createErrorsHandler(ic, {}), (err: ValidationError) => err.param === 'tokens');
+    assert.throws(() => createErrorsHandler(ic, { tokens: [] }), (err: ValidationError) => err.param === 'tokens');
+    assert.throws(() => createErrorsHandler(ic, { tokens: ['a'], auth: false }), (err: ValidationError) => err.param === 'tokens');
+    assert.throws(() => createErrorsHandler(ic, { tokens: ['has space'] }), (err: ValidationError) => err.param === 'tokens');
+    assert.throws(() => createErrorsHandler(ic, { auth: false, basePath: 'v1/errors' }), (err: ValidationError) => err.param === 'basePath');
+    assert.throws(() => createErrorsHandler(ic, { auth: false, maxBodyBytes: 0 }), (err: ValidationError) => err.param === 'maxBodyBytes');
+    assert.equal(typeof createErrorsHandler(ic, { auth: false }), 'function');
+  });
+
+  it('serves without authentication when auth: false, under a custom base path', async () => {
+    const ic = new Interceptor();
+    const srv = await listen(createErrorsHandler(ic, { auth: false, basePath: '/api/forced' }));
+    try {
+      const res = await raw(`${srv.url}/api/forced`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"code":421}' });
+      assert.equal(res.status, 201);
+      assert.equal(res.headers.get('location'), `/api/forced/${res.json.id}`);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('answers 500 without leaking internals when the engine fails unexpectedly', async () => {
+    class Broken extends Interceptor {
+      override list(_filter?: RuleFilter): never {
+        throw new Error('secret: database password is hunter2');
+      }
+    }
+    const handler = createErrorsHandler(new Broken(), { auth: false });
+    const errors: unknown[] = [];
+    handler.on('error', (err) => errors.push(err));
+    const srv = await listen(handler);
+    try {
+      const res = await raw(`${srv.url}/v1/errors`, {});
+      expectError(res, 500, 'api_error', 'internal_error');
+      assert.doesNotMatch(res.text, /hunter2|secret|stack/);
+      assert.equal(errors.length, 1);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('answers 503 when the interceptor is closed', async () => {
+    const ic = new Interceptor();
+    await ic.close();
+    const srv = await listen(createErrorsHandler(ic, { auth: false }));
+    try {
+      const res = await raw(`${srv.url}/v1/errors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"code":421}' });
+      expectError(res, 503, 'api_error', 'unavailable');
+    } finally {
+      await srv.close();
+    }
+  });
+});
