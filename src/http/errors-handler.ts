@@ -77,11 +77,6 @@ function options(opts: ErrorsHandlerOptions): { creds: ReturnType<typeof credent
   return { creds: tokens && credentials(tokens), basePath, maxBodyBytes };
 }
 
-/** The query string as a filter or selector object; a repeated key is a 400. */
-function queryObject(query: string): Record<string, string> {
-  return parseForm(query);
-}
-
 /**
  * Creates the `/v1/errors` handler for an interceptor.
  *
@@ -123,7 +118,7 @@ export function createErrorsHandler(interceptor: Interceptor, opts: ErrorsHandle
         if (!rule) throw new HttpError(404, 'not_found_error', 'not_found', `no rule with id "${id}"`);
         return send(res, 200, rule, { 'x-request-id': requestId });
       }
-      return send(res, 200, interceptor.list(queryObject(query) as RuleFilter), { 'x-request-id': requestId });
+      return send(res, 200, interceptor.list(parseForm(query) as RuleFilter), { 'x-request-id': requestId });
     }
     const raw = await readBody(req, maxBodyBytes);
     // Some clients label an empty DELETE body as JSON: an empty body is no body.
@@ -143,7 +138,7 @@ export function createErrorsHandler(interceptor: Interceptor, opts: ErrorsHandle
     if (id !== undefined) {
       removed = await interceptor.remove(id);
     } else {
-      const fromQuery = queryObject(query);
+      const fromQuery = parseForm(query);
       if (body !== undefined && Object.keys(fromQuery).length > 0) {
         throw new HttpError(400, 'validation_error', 'invalid_request', 'give the selector in the body or in the query string, not both');
       }

@@ -1,0 +1,29 @@
+// A server process for bench/http.ts: `api <rules>` serves /v1/errors over an interceptor holding
+// <rules> rules; `bare` answers every request with 200 and a small JSON body after reading it.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createErrorsHandler } from '../src/http/index.js';
+import { Interceptor } from '../src/index.js';
+import { ruleAt } from './workload.js';
+
+const [mode = 'bare', rulesArg = '0'] = process.argv.slice(2);
+let listener: Parameters<typeof createServer>[1];
+if (mode === 'api') {
+  const ic = new Interceptor();
+  for (let i = 0; i < Number(rulesArg); i++) await ic.add(ruleAt(i));
+  listener = createErrorsHandler(ic, { tokens: ['bench-token'] });
+} else {
+  listener = (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const body = '{"ok":true}';
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+      res.end(body);
+    });
+  };
+}
+const server = createServer({ keepAliveTimeout: 60_000 }, listener);
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${(server.address() as AddressInfo).port}\n`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
