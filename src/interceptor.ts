@@ -7,12 +7,14 @@ import { AttemptCache } from './attempt-cache.js';
 import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
 import { ExpiryQueue } from './expiry-queue.js';
+import { Persistence } from './persistence.js';
 import { seededRandom } from './prng.js';
 import { type ForcedResult, forcedResult } from './result.js';
 import { compileFilter, type RuleFilter } from './rule-filter.js';
 import { RuleIndex } from './rule-index.js';
 import { parseRuleInput, type RuleInput } from './rule-input.js';
 import { Rule, ruleId } from './rule.js';
+import type { RuleStore } from './store.js';
 
 /** Options of {@link Interceptor}. */
 export interface InterceptorOptions {
@@ -27,6 +29,10 @@ export interface InterceptorOptions {
   random?: () => number;
   /** Seed of a built-in PRNG for `probability`, so runs reproduce. Exclusive with `random`. */
   seed?: number;
+  /** Where instance rules (and, without `clusterStore`, cluster rules) are persisted. @default none: memory only */
+  store?: RuleStore;
+  /** Where cluster rules are persisted and shared with the other instances. */
+  clusterStore?: RuleStore;
 }
 
 /** Why a rule left the rule set. */
@@ -42,6 +48,11 @@ export interface InterceptorEvents {
   'rule:removed': (rule: Rule, reason: RemovalReason) => void;
   /** Emitted for every forced result; built only while someone listens. */
   match: (result: ForcedResult, attempt: Attempt) => void;
+  /**
+   * A failure nobody awaits: a background store write (removing an expired or used-up rule), an invalid
+   * change from another instance, a lost store connection. The engine keeps serving its rules.
+   */
+  error: (err: unknown) => void;
 }
 
 /** What `explain` reports: every matching rule in precedence order, and the one that applies first. */
@@ -71,12 +82,13 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #cache: AttemptCache | undefined;
   readonly #now: () => number;
   readonly #random: () => number;
+  readonly #persistence: Persistence;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: InterceptorOptions = {}) {
     super();
-    const { cacheSize = 10_000, now = Date.now, random, seed } = options;
+    const { cacheSize = 10_000, now = Date.now, random, seed, store, clusterStore } = options;
     const problems = [];
     if (!Number.isInteger(cacheSize) || cacheSize < 0) problems.push({ code: 'out_of_range', message: 'cacheSize must be an integer >= 0', param: 'cacheSize' });
     if (random !== undefined && seed !== undefined) problems.push({ code: 'mutually_exclusive', message: 'random and seed may not be used together', param: 'seed' });
@@ -85,6 +97,23 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#cache = cacheSize > 0 ? new AttemptCache(cacheSize) : undefined;
     this.#now = now;
     this.#random = random ?? (seed !== undefined ? seededRandom(seed) : Math.random);
+    this.#persistence = new Persistence({
+      now: this.#now,
+      get: (id) => this.#index.get(id),
+      rules: () => this.#index.values(),
+      install: (rule) => this.#install(rule),
+      uninstall: (id, reason) => this.#delete(id, reason),
+      error: (err) => this.emit('error', err),
+    }, store, clusterStore);
+  }
+
+  /**
+   * Loads the stores' rules and starts following their changes. Call it before the first `check` when
+   * stores are configured; mutations wait for it themselves. Rejects with a clear error when a store
+   * cannot be read or holds an invalid rule.
+   */
+  ready(): Promise<void> {
+    return this.#persistence.ready();
   }
 
   /** Number of active rules. */
@@ -98,17 +127,19 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   async add(input: RuleInput): Promise<Rule> {
     this.#assertOpen();
-    const now = this.#now();
-    const spec = parseRuleInput(input, now);
-    const id = ruleId(spec);
-    const previous = this.#index.get(id);
-    const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.hits ?? 0);
-    this.#index.set(rule);
-    if (rule.expires !== undefined) this.#expiry.push(rule);
-    this.#changed(rule.expires !== undefined);
-    if (previous) this.emit('rule:updated', rule, previous);
-    else this.emit('rule:added', rule);
-    return rule;
+    await this.ready();
+    return this.#persistence.serial(async () => {
+      const now = this.#now();
+      const spec = parseRuleInput(input, now);
+      const id = ruleId(spec);
+      const previous = this.#index.get(id);
+      const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.hits ?? 0);
+      // Durable first: if the store fails, the call rejects and the rule set is unchanged.
+      await this.#persistence.put(rule);
+      this.#install(rule);
+      this.#persistence.added(rule);
+      return rule;
+    });
   }
 
   /**
@@ -117,7 +148,14 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   async remove(selector: RuleInput | string): Promise<Rule | undefined> {
     this.#assertOpen();
-    return this.#delete(typeof selector === 'string' ? selector : this.idOf(selector), 'deleted');
+    const id = typeof selector === 'string' ? selector : this.idOf(selector);
+    await this.ready();
+    return this.#persistence.serial(async () => {
+      const rule = this.#index.get(id);
+      if (!rule) return undefined;
+      await this.#persistence.delete([rule]);
+      return this.#delete(id, 'deleted');
+    });
   }
 
   /**
@@ -150,16 +188,20 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (scope !== undefined && scope !== 'cluster' && scope !== 'instance') {
       throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
     }
-    const removed = [...this.#index.values()].filter((r) => scope === undefined || r.cluster === (scope === 'cluster'));
-    if (removed.length === this.#index.size) {
-      this.#index.clear();
-      this.#expiry.clear();
-    } else {
-      for (const rule of removed) this.#index.delete(rule.id);
-    }
-    if (removed.length > 0) this.#changed(false);
-    for (const rule of removed) this.emit('rule:removed', rule, 'cleared');
-    return removed.length;
+    await this.ready();
+    return this.#persistence.serial(async () => {
+      const removed = [...this.#index.values()].filter((r) => scope === undefined || r.cluster === (scope === 'cluster'));
+      await this.#persistence.clear(removed, scope);
+      if (removed.length === this.#index.size) {
+        this.#index.clear();
+        this.#expiry.clear();
+      } else {
+        for (const rule of removed) this.#index.delete(rule.id);
+      }
+      if (removed.length > 0) this.#changed(false);
+      for (const rule of removed) this.emit('rule:removed', rule, 'cleared');
+      return removed.length;
+    });
   }
 
   /**
@@ -173,6 +215,11 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     const candidates = this.#candidates(attempt);
     for (let i = 0; i < candidates.length; i++) {
       const rule = candidates[i]!;
+      if (rule.remaining === 0) {
+        // A cluster budget with no local reservation left: skip it until the next one arrives.
+        this.#persistence.refill(rule);
+        continue;
+      }
       if (rule.probability !== undefined && rule.probability < 1 && this.#random() >= rule.probability) continue;
       return this.#apply(rule, attempt);
     }
@@ -186,11 +233,17 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return { winner: candidates[0], candidates };
   }
 
-  /** Stops the expiry timer; later `add`/`remove`/`clear` reject. `check` keeps answering. */
+  /**
+   * Stops the expiry timer and stops following the stores (after writes in flight), giving back unused
+   * cluster budget reservations. Later `add`/`remove`/`clear` reject; `check` keeps answering. The
+   * stores themselves stay open: close them when nothing else uses them.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    await this.#persistence.close();
   }
 
   #candidates(attempt: Attempt): readonly Rule[] {
@@ -207,10 +260,26 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   #apply(rule: Rule, attempt: Attempt): ForcedResult {
     rule.count++;
-    if (rule.remaining !== undefined && --rule.remaining === 0) this.#delete(rule.id, 'exhausted');
+    if (rule.remaining !== undefined) {
+      rule.remaining--;
+      if (this.#persistence.budgeted(rule)) {
+        this.#persistence.used(rule); // the shared budget decides when the rule is used up
+      } else if (rule.remaining === 0) {
+        this.#delete(rule.id, 'exhausted');
+        this.#persistence.forget(rule);
+      }
+    }
     const result = (rule.result ??= forcedResult(rule));
     if (this.listenerCount('match') > 0) this.emit('match', result, attempt);
     return result;
+  }
+
+  #install(rule: Rule): void {
+    const previous = this.#index.set(rule);
+    if (rule.expires !== undefined) this.#expiry.push(rule);
+    this.#changed(rule.expires !== undefined);
+    if (previous) this.emit('rule:updated', rule, previous);
+    else this.emit('rule:added', rule);
   }
 
   #delete(id: string, reason: RemovalReason): Rule | undefined {
@@ -230,7 +299,10 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     while (this.#expiry.next <= now) {
       const rule = this.#expiry.pop()!;
       // Entries of rules since removed or replaced are stale: only the current rule object expires.
-      if (this.#index.get(rule.id) === rule) this.#delete(rule.id, 'expired');
+      if (this.#index.get(rule.id) === rule) {
+        this.#delete(rule.id, 'expired');
+        this.#persistence.forget(rule);
+      }
     }
     // Stale entries are kept until they surface; compact when they outnumber the live ones.
     if (this.#expiry.size > 64 && this.#expiry.size > 2 * this.#index.size) {

@@ -1,0 +1,155 @@
+/**
+ * `testRuleStore`: the conformance suite every `RuleStore` must pass, ours and third parties'. It
+ * registers its cases with the `test` function you pass (node:test's `it`, Vitest's `it`, Jest's
+ * `test`), so it depends on no test runner.
+ */
+import assert from 'node:assert/strict';
+import { Interceptor, type RuleJSON, type RuleStore, type StoreChange } from '../index.js';
+
+/** How the suite gets stores. */
+export interface RuleStoreSuite {
+  /** Registers one test case. */
+  test: (name: string, fn: () => Promise<void>) => void;
+  /** A new, empty store. */
+  create: () => RuleStore | Promise<RuleStore>;
+  /** A second store over the same data as `store` (a reopened file, another Redis connection), for durability and change tests. */
+  reopen?: (store: RuleStore) => RuleStore | Promise<RuleStore>;
+}
+
+async function ruleJSON(input: Parameters<Interceptor['add']>[0]): Promise<RuleJSON> {
+  const ic = new Interceptor();
+  const rule = (await ic.add(input)).toJSON();
+  await ic.close();
+  return rule;
+}
+
+const byId = (rules: readonly RuleJSON[]) => [...rules].sort((a, b) => a.id.localeCompare(b.id));
+
+async function settle(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(check(), `timed out waiting for ${what}`);
+}
+
+/**
+ * Registers the conformance cases of a `RuleStore`.
+ *
+ * @example
+ * ```ts
+ * import { it } from 'node:test'
+ * testRuleStore({ test: it, create: () => new FileStore(tempFile()), reopen: (s) => new FileStore((s as FileStore).path) })
+ * ```
+ */
+export function testRuleStore(suite: RuleStoreSuite): void {
+  const { test, create, reopen } = suite;
+  const withStore = (fn: (store: RuleStore) => Promise<void>) => async () => {
+    const store = await create();
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+    }
+  };
+
+  test('an empty store loads no rules', withStore(async (store) => {
+    assert.deepEqual(await store.load(), []);
+  }));
+
+  test('put stores a rule exactly; putting its id again replaces it', withStore(async (store) => {
+    const first = await ruleJSON({ domain: 'gmail.com', code: 421, tag: '__proto__', times: 3 });
+    await store.put(first);
+    assert.deepEqual(await store.load(), [first]);
+    const second = { ...(await ruleJSON({ domain: 'gmail.com', code: 550, tag: '__proto__', description: 'gone' })), id: first.id };
+    await store.put(second);
+    assert.deepEqual(await store.load(), [second]);
+  }));
+
+  test('delete removes rules by id and ignores absent ids', withStore(async (store) => {
+    const a = await ruleJSON({ domain: 'a.example', code: 421 });
+    const b = await ruleJSON({ domain: 'b.example', code: 421 });
+    const c = await ruleJSON({ domain: 'c.example', code: 421, cluster: true });
+    for (const rule of [a, b, c]) await store.put(rule);
+    await store.delete([a.id, 'no-such-id', c.id]);
+    assert.deepEqual(await store.load(), [b]);
+  }));
+
+  test('clear removes every rule', withStore(async (store) => {
+    await store.put(await ruleJSON({ domain: 'a.example', code: 421 }));
+    await store.put(await ruleJSON({ ip: '192.0.2.0/24', code: 550 }));
+    await store.clear();
+    assert.deepEqual(await store.load(), []);
+  }));
+
+  test('concurrent writes all land', withStore(async (store) => {
+    const rules = await Promise.all(Array.from({ length: 20 }, (_, i) => ruleJSON({ domain: `d${i}.example`, code: 421 })));
+    await Promise.all(rules.map((r) => store.put(r)));
+    assert.deepEqual(byId(await store.load()), byId(rules));
+  }));
+
+  test('an interceptor persists through the store', withStore(async (store) => {
+    const ic = new Interceptor({ store });
+    await ic.ready();
+    const kept = await ic.add({ domain: 'gmail.com', code: 421 });
+    const gone = await ic.add({ domain: 'yahoo.com', code: 550 });
+    await ic.remove({ domain: 'yahoo.com' });
+    await ic.close();
+    assert.deepEqual((await store.load()).map((r) => r.id), [kept.id]);
+    assert.ok(!(await store.load()).some((r) => r.id === gone.id));
+  }));
+
+  if (reopen) {
+    test('a reopened store has every acknowledged change', withStore(async (store) => {
+      const a = await ruleJSON({ domain: 'a.example', code: 421 });
+      const b = await ruleJSON({ domain: 'b.example', code: 421 });
+      await store.put(a);
+      await store.put(b);
+      await store.delete([a.id]);
+      const again = await reopen(store);
+      try {
+        assert.deepEqual(await again.load(), [b]);
+      } finally {
+        await again.close();
+      }
+    }));
+  }
+
+  test('watchers see puts and deletes', withStore(async (store) => {
+    if (!store.watch) return;
+    const other = reopen ? await reopen(store) : store;
+    const seen: StoreChange[] = [];
+    const unwatch = other.watch!((change) => seen.push(change));
+    try {
+      const rule = await ruleJSON({ domain: 'watched.example', code: 421 });
+      await store.put(rule);
+      await settle(() => seen.some((c) => c.type === 'put' && c.rule.id === rule.id), 'the put');
+      await store.delete([rule.id]);
+      await settle(() => seen.some((c) => c.type === 'delete' && c.id === rule.id), 'the delete');
+    } finally {
+      unwatch();
+      if (other !== store) await other.close();
+    }
+  }));
+
+  test('reservations never grant more than the rule\'s times, and recorded uses exhaust it', withStore(async (store) => {
+    if (!store.reserve) return;
+    const rule = await ruleJSON({ domain: 'budget.example', code: 421, times: 5, cluster: true });
+    await store.put(rule);
+    const seen: StoreChange[] = [];
+    const unwatch = store.watch?.((change) => seen.push(change));
+    try {
+      const grants = await Promise.all(Array.from({ length: 12 }, () => store.reserve!(rule.id, 1, 0)));
+      assert.equal(grants.reduce((a, b) => a + b, 0), 5);
+      assert.equal(await store.reserve(rule.id, 3, 0), 0);
+      if (store.release) {
+        await store.release(rule.id, 2);
+        assert.equal(await store.reserve(rule.id, 5, 0), 2);
+      }
+      assert.equal(await store.reserve(rule.id, 1, 4), 0);
+      assert.equal((await store.load()).length, 1, 'not used up yet');
+      assert.equal(await store.reserve(rule.id, 1, 1), 0);
+      assert.deepEqual(await store.load(), [], 'removed once every application was used');
+      if (unwatch) await settle(() => seen.some((c) => c.type === 'delete' && c.id === rule.id && c.reason === 'exhausted'), 'the exhausted delete');
+    } finally {
+      unwatch?.();
+    }
+  }));
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Interceptor, SmtpInterceptError, StoreUnavailableError } from '../../src/index.js';
+import { FileStore } from '../../src/stores/file.js';
+import { testRuleStore } from '../../src/testing/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-file-'));
+let n = 0;
+const fresh = () => join(dir, `rules-${++n}.json`);
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('FileStore conformance', () => {
+  testRuleStore({ test: it, create: () => new FileStore(fresh()), reopen: (store) => new FileStore((store as FileStore).path) });
+});
+
+describe('FileStore', () => {
+  it('survives a restart: a new interceptor on the same file has the rules', async () => {
+    const path = fresh();
+    const first = new Interceptor({ store: new FileStore(path) });
+    await first.add({ domain: 'gmail.com', code: 421, times: 2 });
+    await first.add({ pool: 'p1', code: 550, cluster: true });
+    await first.close();
+    const second = new Interceptor({ store: new FileStore(path) });
+    await second.ready();
+    assert.deepEqual(second.list().map((r) => [r.domain ?? r.pool, r.code, r.times]), [['gmail.com', 421, 2], ['p1', 550, undefined]]);
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    assert.equal(file.version, 1);
+    assert.equal(file.rules.length, 2);
+  });
+
+  it('drops expired rules on load', async () => {
+    const path = fresh();
+    const past = new Date(Date.now() - 60_000).toISOString();
+    const store = new FileStore(path);
+    const ic = new Interceptor({ store });
+    const live = await ic.add({ domain: 'live.example', code: 421 });
+    const rule = { ...(await new Interceptor().add({ domain: 'old.example', code: 421, ttl: 3600 })).toJSON(), expires: past };
+    await store.put(rule);
+    const reloaded = new Interceptor({ store: new FileStore(path) });
+    await reloaded.ready();
+    assert.deepEqual(reloaded.list().map((r) => r.id), [live.id]);
+  });
+
+  for (const [what, content, pattern] of [
+    ['not JSON', '{"version":1,"rules":[', /is not valid JSON/],
+    ['not a rule file', '{"rules":{}}', /is not a smtp-intercept rule file/],
+    ['an invalid rule', JSON.stringify({ version: 1, rules: [{ id: 'x', code: 999, cluster: false, created: '2026-01-01T00:00:00Z', updated: '2026-01-01T00:00:00Z', hits: 0 }] }), /invalid rule at rules\[0\].*code/],
+  ] as const) {
+    it(`refuses a file that is ${what}, naming it, and never overwrites it`, async () => {
+      const path = fresh();
+      writeFileSync(path, content);
+      const ic = new Interceptor({ store: new FileStore(path) });
+      await assert.rejects(ic.ready(), (err: SmtpInterceptError) => err.code === 'store_invalid' && err.message.includes(path) && pattern.test(err.message));
+      await assert.rejects(ic.add({ domain: 'a.example', code: 421 }), (err: SmtpInterceptError) => err.message.includes(path));
+      assert.equal(readFileSync(path, 'utf8'), content);
+      assert.equal(ic.size, 0);
+    });
+  }
+
+  it('rejects writes it cannot make, leaving the rule set and the file unchanged', async () => {
+    const path = join(dir, 'missing-dir', 'rules.json');
+    const ic = new Interceptor({ store: new FileStore(path) });
+    await ic.ready();
+    await assert.rejects(ic.add({ domain: 'a.example', code: 421 }), (err: StoreUnavailableError) => err instanceof StoreUnavailableError && err.message.includes(path));
+    assert.equal(ic.size, 0);
+  });
+
+  it('leaves no temporary files behind', async () => {
+    const sub = mkdtempSync(join(dir, 'clean-'));
+    const ic = new Interceptor({ store: new FileStore(join(sub, 'rules.json')) });
+    for (let i = 0; i < 10; i++) await ic.add({ domain: `d${i}.example`, code: 421 });
+    assert.deepEqual(readdirSync(sub), ['rules.json']);
+  });
+
+  it('always loads a prefix-consistent rule set after SIGKILL at random moments', async () => {
+    const path = fresh();
+    const writer = resolve(import.meta.dirname, '../fixtures/file-writer.mjs');
+    let seed = 12345;
+    const random = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32; };
+    for (let run = 0; run < 25; run++) {
+      const child = spawn(process.execPath, [writer, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let acknowledged = -1;
+      child.stdout.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString().split('\n')) if (line.startsWith('ok ')) acknowledged = Math.max(acknowledged, Number(line.slice(3)));
+      });
+      await new Promise((r) => setTimeout(r, 150 + random() * 250));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const loaded = await new FileStore(path).load();
+      const indices = loaded.map((rule) => Number(/^d(\d+)\./.exec(rule.domain!)![1])).sort((a, b) => a - b);
+      assert.deepEqual(indices, indices.map((_, i) => i), `run ${run}: rules form a prefix`);
+      assert.ok(indices.length - 1 >= acknowledged, `run ${run}: every acknowledged add is there (${indices.length} loaded, ${acknowledged} acknowledged)`);
+    }
+    assert.ok((await new FileStore(path).load()).length > 25, 'the writers made progress');
+  });
+});

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Interceptor, MemoryStore, type RuleJSON, type RuleStore, StoreUnavailableError } from '../../src/index.js';
+import { testRuleStore } from '../../src/testing/index.js';
+
+describe('MemoryStore conformance', () => {
+  testRuleStore({ test: it, create: () => new MemoryStore() });
+});
+
+/** A store whose writes fail on demand: the engine must then change nothing. */
+class FailingStore extends MemoryStore {
+  fail = false;
+  override async put(rule: RuleJSON): Promise<void> {
+    if (this.fail) throw new Error('disk full');
+    return super.put(rule);
+  }
+  override async delete(ids: readonly string[]): Promise<void> {
+    if (this.fail) throw new Error('disk full');
+    return super.delete(ids);
+  }
+}
+
+describe('Interceptor with stores', () => {
+  it('rejects add/remove when the store fails, leaving the rule set unchanged', async () => {
+    const store = new FailingStore();
+    const ic = new Interceptor({ store });
+    await ic.ready();
+    await ic.add({ domain: 'kept.example', code: 421 });
+    store.fail = true;
+    await assert.rejects(ic.add({ domain: 'new.example', code: 421 }), StoreUnavailableError);
+    await assert.rejects(ic.remove({ domain: 'kept.example' }), (err: StoreUnavailableError) => err.code === 'store_unavailable' && /disk full/.test(err.message));
+    assert.deepEqual(ic.list().map((r) => r.domain), ['kept.example']);
+    assert.equal(ic.check({ domain: 'new.example' }), undefined);
+    store.fail = false;
+    await ic.add({ domain: 'new.example', code: 421 });
+    assert.equal(ic.size, 2);
+  });
+
+  it('shares cluster rules between interceptors on one cluster store, keeps instance rules apart', async () => {
+    const shared = new MemoryStore();
+    const [a, b] = [new Interceptor({ clusterStore: shared }), new Interceptor({ clusterStore: shared })];
+    await Promise.all([a.ready(), b.ready()]);
+    const rule = await a.add({ domain: 'gmail.com', code: 421, cluster: true });
+    await a.add({ domain: 'local.example', code: 550 });
+    assert.equal(b.check({ domain: 'gmail.com' })?.code, 421);
+    assert.equal(b.check({ domain: 'local.example' }), undefined);
+    await b.add({ domain: 'gmail.com', code: 451, cluster: true });
+    assert.equal(a.check({ domain: 'gmail.com' })?.code, 451);
+    assert.equal(a.get(rule.id)?.code, 451);
+    await a.remove({ domain: 'gmail.com', cluster: true });
+    assert.equal(b.size, 0);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('loads stored rules on ready(), dropping expired ones, and rejects invalid ones', async () => {
+    let t = Date.parse('2026-01-01T00:00:00Z');
+    const store = new MemoryStore();
+    const writer = new Interceptor({ store, now: () => t });
+    await writer.add({ domain: 'a.example', code: 421 });
+    await writer.add({ domain: 'b.example', code: 421, ttl: 60 });
+    t += 120_000;
+    const reader = new Interceptor({ store, now: () => t });
+    await reader.ready();
+    assert.deepEqual(reader.list().map((r) => r.domain), ['a.example']);
+
+    const bad: RuleStore = { ...new MemoryStore(), load: async () => [{ id: 'x', code: 354, cluster: false, created: 'now', updated: 'now', hits: 0 } as RuleJSON], close: async () => undefined, put: async () => undefined, delete: async () => undefined, clear: async () => undefined };
+    await assert.rejects(new Interceptor({ store: bad }).ready(), /stored rule x: code must be/);
+  });
+
+  it('enforces a cluster-wide times budget across instances', async () => {
+    const shared = new MemoryStore();
+    const instances = Array.from({ length: 5 }, () => new Interceptor({ clusterStore: shared }));
+    await Promise.all(instances.map((i) => i.ready()));
+    await instances[0]!.add({ domain: 'gmail.com', code: 421, cluster: true, times: 7 });
+    let forced = 0;
+    for (let round = 0; round < 50; round++) {
+      for (const ic of instances) if (ic.check({ domain: 'gmail.com' })) forced++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(forced, 7);
+    for (const ic of instances) assert.equal(ic.size, 0, 'exhausted everywhere');
+    await Promise.all(instances.map((i) => i.close()));
+  });
+});
