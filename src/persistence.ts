@@ -71,7 +71,7 @@ export class Persistence {
         const rule = this.#restore(json, store);
         if (rule) this.#adopt(rule);
       }
-      if (store.watch) this.#unwatch.push(store.watch((change) => this.#onChange(store, change)));
+      if (store.watch) this.#unwatch.push(store.watch((change) => this.#onChange(store, change), (err) => this.#host.error(err)));
     }
   }
 

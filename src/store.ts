@@ -30,9 +30,10 @@ export interface RuleStore {
   clear(): Promise<void>;
   /**
    * Reports changes to the stored set (including the caller's own; the engine ignores echoes). A
-   * `reset` carries the whole set, after a reconnect or a detected gap. Returns the unsubscribe function.
+   * `reset` carries the whole set, after a reconnect or a detected gap. `onError` hears about lost
+   * connections and the like while nothing is awaited. Returns the unsubscribe function.
    */
-  watch?(listener: (change: StoreChange) => void): () => void;
+  watch?(listener: (change: StoreChange) => void, onError?: (err: Error) => void): () => void;
   /**
    * For cluster-wide `times` budgets. Atomically records `used` applications of rule `id` made since
    * the caller's last call, then takes up to `wanted` more from the shared budget, resolving to how many

@@ -112,17 +112,22 @@ export function testRuleStore(suite: RuleStoreSuite): void {
     }));
   }
 
-  test('watchers see puts and deletes', withStore(async (store) => {
+  test('watchers see puts and deletes (as changes or as a reset)', withStore(async (store) => {
     if (!store.watch) return;
     const other = reopen ? await reopen(store) : store;
-    const seen: StoreChange[] = [];
-    const unwatch = other.watch!((change) => seen.push(change));
+    // What a watcher knows, built only from the changes it is told.
+    const view = new Map<string, RuleJSON>();
+    const unwatch = other.watch!((change) => {
+      if (change.type === 'put') view.set(change.rule.id, change.rule);
+      else if (change.type === 'delete') view.delete(change.id);
+      else { view.clear(); for (const rule of change.rules) view.set(rule.id, rule); }
+    });
     try {
       const rule = await ruleJSON({ domain: 'watched.example', code: 421 });
       await store.put(rule);
-      await settle(() => seen.some((c) => c.type === 'put' && c.rule.id === rule.id), 'the put');
+      await settle(() => view.get(rule.id)?.updated === rule.updated, 'the put');
       await store.delete([rule.id]);
-      await settle(() => seen.some((c) => c.type === 'delete' && c.id === rule.id), 'the delete');
+      await settle(() => !view.has(rule.id), 'the delete');
     } finally {
       unwatch();
       if (other !== store) await other.close();

@@ -84,10 +84,16 @@ describe('FileStore', () => {
     for (let run = 0; run < 25; run++) {
       const child = spawn(process.execPath, [writer, path], { stdio: ['ignore', 'pipe', 'inherit'] });
       let acknowledged = -1;
+      let first: () => void = () => undefined;
+      const writing = new Promise<void>((resolve) => { first = resolve; });
       child.stdout.on('data', (chunk: Buffer) => {
         for (const line of chunk.toString().split('\n')) if (line.startsWith('ok ')) acknowledged = Math.max(acknowledged, Number(line.slice(3)));
+        if (acknowledged >= 0) first();
       });
-      await new Promise((r) => setTimeout(r, 150 + random() * 250));
+      child.once('exit', () => first()); // never wait forever on a writer that died by itself
+      // Kill at a random moment once the writer is writing (its start-up time varies with machine load).
+      await writing;
+      await new Promise((r) => setTimeout(r, random() * 60));
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       const loaded = await new FileStore(path).load();

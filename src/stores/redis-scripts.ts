@@ -1,0 +1,63 @@
+/**
+ * The Lua scripts of `RedisStore`. Each change runs as one script, so the rule hash, the version
+ * counter, the budget and the published message change together or not at all. Every message is
+ * `<version> <type> <payload>`; a subscriber that sees a version skip reloads the whole set.
+ *
+ * Keys: `<prefix>:rules` (hash id -> rule JSON), `<prefix>:version` (counter), `<prefix>:budget:<id>`
+ * (hash left/used/times of a cluster `times` budget). Channel: `<prefix>:changes`.
+ */
+
+/** KEYS rules, version, budget; ARGV id, json, times ('' for none), channel. */
+export const PUT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('DEL', KEYS[3])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], 'left', ARGV[3], 'used', 0, 'times', ARGV[3]) end
+local v = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[4], v .. ' put ' .. ARGV[2])
+return v`;
+
+/** KEYS rules, version; ARGV channel, budget key prefix, ids... */
+export const DELETE = `
+local n = 0
+for i = 3, #ARGV do
+  if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then
+    redis.call('DEL', ARGV[2] .. ARGV[i])
+    local v = redis.call('INCR', KEYS[2])
+    redis.call('PUBLISH', ARGV[1], v .. ' delete ' .. ARGV[i])
+    n = n + 1
+  end
+end
+return n`;
+
+/** KEYS rules, version; ARGV channel, budget key prefix. */
+export const CLEAR = `
+for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do redis.call('DEL', ARGV[2] .. id) end
+redis.call('DEL', KEYS[1])
+local v = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[1], v .. ' reset -')
+return v`;
+
+/**
+ * KEYS budget, rules, version; ARGV id, wanted, used, channel. Records `used`, then grants up to
+ * `wanted`. When every application is used the rule is removed and an `exhausted` delete published.
+ */
+export const RESERVE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local used = redis.call('HINCRBY', KEYS[1], 'used', ARGV[3])
+if used >= tonumber(redis.call('HGET', KEYS[1], 'times')) then
+  redis.call('DEL', KEYS[1])
+  if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
+    local v = redis.call('INCR', KEYS[3])
+    redis.call('PUBLISH', ARGV[4], v .. ' exhausted ' .. ARGV[1])
+  end
+  return 0
+end
+local left = tonumber(redis.call('HGET', KEYS[1], 'left'))
+local granted = math.min(left, tonumber(ARGV[2]))
+if granted > 0 then redis.call('HINCRBY', KEYS[1], 'left', -granted) end
+return granted`;
+
+/** KEYS budget; ARGV unused. */
+export const RELEASE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'left', ARGV[1]) end
+return 0`;

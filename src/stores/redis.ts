@@ -1,0 +1,220 @@
+/**
+ * `RedisStore`: cluster rules shared by every instance through Redis. Rules live in a hash; every change
+ * is one Lua script that also bumps a version counter and publishes the change, so instances apply
+ * changes in order and reload everything after a gap or a reconnect. `times` budgets are Redis hashes
+ * that instances draw on atomically. While Redis is unreachable, writes reject at once with
+ * `StoreUnavailableError` and the engine keeps serving the rules it has.
+ */
+import { Redis } from 'ioredis';
+import { type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
+import { CLEAR, DELETE, PUT, RELEASE, RESERVE } from './redis-scripts.js';
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** An ioredis client (left open on `close`), or a Redis URL to connect to (closed on `close`). */
+  redis: Redis | string;
+  /** Prefix of every key and of the channel. @default 'smtp-intercept' */
+  prefix?: string;
+  /** How long one command may take before the store gives up and reports Redis unavailable. @default 2000 */
+  commandTimeoutMs?: number;
+}
+
+type Listener = (change: StoreChange) => void;
+type ErrorListener = (err: Error) => void;
+
+/**
+ * A `RuleStore` on Redis, for `clusterStore`.
+ *
+ * @example
+ * ```ts
+ * const ic = new Interceptor({ store: new FileStore('./local.json'), clusterStore: new RedisStore({ redis: 'redis://127.0.0.1:6379' }) })
+ * await ic.ready()
+ * ```
+ */
+export class RedisStore implements RuleStore {
+  readonly #client: Redis;
+  readonly #owned: boolean;
+  readonly #keys: { rules: string; version: string; budget: string; channel: string };
+  readonly #timeoutMs: number;
+  #subscriber: Redis | undefined;
+  #version = 0;
+  readonly #listeners = new Set<Listener>();
+  readonly #errorListeners = new Set<ErrorListener>();
+  #connected = true;
+  #wasReady = false;
+
+  constructor(options: RedisStoreOptions) {
+    const { redis, prefix = 'smtp-intercept', commandTimeoutMs = 2000 } = options;
+    if (!/^[^\s{}]+$/.test(prefix)) throw new SmtpInterceptError('invalid_option', 'prefix must be non-empty, without spaces or braces');
+    this.#owned = typeof redis === 'string';
+    // Owned connections fail fast while disconnected instead of queueing writes nobody awaits in time.
+    this.#client = typeof redis === 'string'
+      ? new Redis(redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 100, 1000) })
+      : redis;
+    if (this.#owned) this.#client.on('error', (err: Error) => this.#lost(err));
+    this.#client.on('ready', () => { this.#connected = true; });
+    this.#keys = { rules: `${prefix}:rules`, version: `${prefix}:version`, budget: `${prefix}:budget:`, channel: `${prefix}:changes` };
+    this.#timeoutMs = commandTimeoutMs;
+  }
+
+  async load(): Promise<RuleJSON[]> {
+    const [hash, version] = await this.#run('loading rules', async () => {
+      const replies = await this.#client.multi().hgetall(this.#keys.rules).get(this.#keys.version).exec();
+      const failed = replies?.find(([err]) => err);
+      if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
+      return [replies[0]![1] as Record<string, string>, replies[1]![1] as string | null];
+    });
+    this.#version = Number(version ?? 0);
+    return Object.entries(hash).map(([id, text]) => {
+      try {
+        return JSON.parse(text) as RuleJSON;
+      } catch (err) {
+        throw new SmtpInterceptError('store_invalid', `Redis hash ${this.#keys.rules} holds invalid JSON for rule ${id}`, { cause: err });
+      }
+    });
+  }
+
+  async put(rule: RuleJSON): Promise<void> {
+    await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id],
+      [rule.id, JSON.stringify(rule), rule.times === undefined ? '' : String(rule.times), this.#keys.channel]);
+  }
+
+  async delete(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#eval('removing rules', DELETE, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget, ...ids]);
+  }
+
+  async clear(): Promise<void> {
+    await this.#eval('clearing rules', CLEAR, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget]);
+  }
+
+  async reserve(id: string, wanted: number, used: number): Promise<number> {
+    return Number(await this.#eval('reserving from a budget', RESERVE, [this.#keys.budget + id, this.#keys.rules, this.#keys.version],
+      [id, String(wanted), String(used), this.#keys.channel]));
+  }
+
+  async release(id: string, unused: number): Promise<void> {
+    await this.#eval('releasing a reservation', RELEASE, [this.#keys.budget + id], [String(unused)]);
+  }
+
+  watch(listener: Listener, onError?: ErrorListener): () => void {
+    this.#listeners.add(listener);
+    if (onError) this.#errorListeners.add(onError);
+    if (!this.#subscriber) this.#subscribe();
+    return () => {
+      this.#listeners.delete(listener);
+      if (onError) this.#errorListeners.delete(onError);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+    this.#errorListeners.clear();
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
+    subscriber?.disconnect();
+    if (this.#owned) this.#client.disconnect();
+  }
+
+  #subscribe(): void {
+    // A dedicated connection: a subscribed connection can run no other command. ioredis reconnects it
+    // and re-subscribes; every (re)subscription is followed by a full reload, which covers whatever was
+    // published while it was away.
+    const subscriber = this.#client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(n * 100, 1000) });
+    this.#subscriber = subscriber;
+    subscriber.on('error', (err: Error) => this.#lost(err));
+    subscriber.on('message', (_channel: string, message: string) => this.#message(message));
+    subscriber.on('ready', () => {
+      subscriber.subscribe(this.#keys.channel).then(() => this.#resync(), (err: unknown) => this.#lost(err as Error));
+    });
+  }
+
+  #message(message: string): void {
+    const first = message.indexOf(' ');
+    const second = message.indexOf(' ', first + 1);
+    const version = Number(message.slice(0, first));
+    if (version <= this.#version) return; // already part of the last load
+    if (version !== this.#version + 1) return void this.#resync(); // a gap: something was missed
+    this.#version = version;
+    const type = message.slice(first + 1, second);
+    const payload = message.slice(second + 1);
+    if (type === 'put') {
+      let rule: RuleJSON;
+      try {
+        rule = JSON.parse(payload) as RuleJSON;
+      } catch (err) {
+        return this.#report(new SmtpInterceptError('store_invalid', `a change published on ${this.#keys.channel} is not valid JSON`, { cause: err }));
+      }
+      this.#emit({ type: 'put', rule });
+    } else if (type === 'delete' || type === 'exhausted') {
+      this.#emit(type === 'delete' ? { type: 'delete', id: payload } : { type: 'delete', id: payload, reason: 'exhausted' });
+    } else {
+      void this.#resync();
+    }
+  }
+
+  async #resync(): Promise<void> {
+    if (this.#listeners.size === 0) return;
+    try {
+      const rules = await this.load();
+      this.#connected = true;
+      this.#emit({ type: 'reset', rules });
+    } catch (err) {
+      this.#lost(err as Error);
+    }
+  }
+
+  #emit(change: StoreChange): void {
+    for (const listener of this.#listeners) listener(change);
+  }
+
+  #report(err: Error): void {
+    for (const listener of this.#errorListeners) listener(err);
+  }
+
+  /** Reports a lost connection once per outage, not once per reconnection attempt. */
+  #lost(err: Error): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    this.#report(new StoreUnavailableError(`Redis is unreachable: ${err.message}`, { cause: err }));
+  }
+
+  async #eval(what: string, script: string, keys: string[], args: string[]): Promise<unknown> {
+    return this.#run(what, () => this.#client.eval(script, keys.length, ...keys, ...args));
+  }
+
+  /** Waits for the first connection (up to the command timeout); afterwards, not being connected fails at once. */
+  async #connect(): Promise<void> {
+    const status = this.#client.status;
+    if (status === 'ready') { this.#wasReady = true; return; }
+    if (this.#wasReady || (status !== 'wait' && status !== 'connecting' && status !== 'connect')) return;
+    if (status === 'wait') void this.#client.connect().catch(() => undefined);
+    await new Promise<void>((resolve) => {
+      const done = () => { clearTimeout(timer); this.#client.off('ready', done); resolve(); };
+      const timer = setTimeout(done, this.#timeoutMs);
+      this.#client.on('ready', done);
+    });
+  }
+
+  async #run<T>(what: string, op: () => Promise<T>): Promise<T> {
+    await this.#connect();
+    if (this.#client.status !== 'ready') {
+      throw new StoreUnavailableError(`${what}: Redis is not connected (${this.#client.status})`);
+    }
+    this.#wasReady = true;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        op(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof SmtpInterceptError) throw err;
+      throw new StoreUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,147 @@
+// RedisStore against a real redis-server on loopback: conformance, convergence of 2 and 5 instances,
+// outages and restarts, and the cluster-wide times budget.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { Interceptor, StoreUnavailableError } from '../../src/index.js';
+import { RedisStore } from '../../src/stores/redis.js';
+import { testRuleStore } from '../../src/testing/index.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+
+let server: RedisServer;
+let prefixes = 0;
+const nextPrefix = () => `test-${process.pid}-${++prefixes}`;
+before(async () => { server = await startRedis(); });
+after(() => server.stop());
+
+async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function cluster(size: number, prefix = nextPrefix()) {
+  const stores = Array.from({ length: size }, () => new RedisStore({ redis: server.url, prefix }));
+  const instances = stores.map((store) => new Interceptor({ clusterStore: store }));
+  const errors: unknown[] = [];
+  for (const ic of instances) ic.on('error', (err) => errors.push(err));
+  await Promise.all(instances.map((ic) => ic.ready()));
+  const close = async () => {
+    await Promise.all(instances.map((ic) => ic.close()));
+    await Promise.all(stores.map((s) => s.close()));
+  };
+  return { instances, stores, errors, close, prefix };
+}
+
+const view = (ic: Interceptor) => JSON.stringify(ic.list().map((r) => [r.id, r.code, r.updated]).sort());
+
+describe('RedisStore conformance', () => {
+  let prefix = '';
+  testRuleStore({
+    test: it,
+    create: () => new RedisStore({ redis: server.url, prefix: (prefix = nextPrefix()) }),
+    reopen: () => new RedisStore({ redis: server.url, prefix }),
+  });
+});
+
+describe('RedisStore clusters', () => {
+  for (const size of [2, 5]) {
+    it(`${size} interceptors converge on every add, update, remove and expiry`, async () => {
+      const { instances, close } = await cluster(size);
+      try {
+        const [first, second] = instances as [Interceptor, Interceptor];
+        const converged = async (what: string) => until(() => instances.every((ic) => view(ic) === view(first)), what);
+        await first.add({ domain: 'gmail.com', code: 421, cluster: true });
+        await second.add({ pool: 'shared-pool-1', domain: 'yaho0.com', code: 553, description: 'invalid mailbox', cluster: true });
+        await converged('adds');
+        assert.ok(instances.every((ic) => ic.check({ recipient: 'a@gmail.com' })?.code === 421));
+        await instances[size - 1]!.add({ domain: 'gmail.com', code: 550, cluster: true });
+        await converged('the update');
+        assert.ok(instances.every((ic) => ic.check({ recipient: 'a@gmail.com' })?.code === 550));
+        await first.remove({ domain: 'gmail.com', cluster: true });
+        await converged('the removal');
+        assert.ok(instances.every((ic) => ic.check({ recipient: 'a@gmail.com' }) === undefined));
+        await second.add({ domain: 'short.example', code: 421, cluster: true, ttl: 0.3 });
+        await until(() => instances.every((ic) => ic.check({ domain: 'short.example' }) !== undefined), 'the short rule');
+        await until(() => instances.every((ic) => ic.size === 1), 'the expiry everywhere');
+        assert.ok(instances.every((ic) => ic.list()[0]?.domain === 'yaho0.com'));
+      } finally {
+        await close();
+      }
+    });
+  }
+
+  it('an instance whose subscription drops reloads on reconnect and misses nothing', async () => {
+    const { instances, close, prefix } = await cluster(2);
+    const admin = new Redis(server.url);
+    try {
+      const [a, b] = instances as [Interceptor, Interceptor];
+      await a.add({ domain: 'before.example', code: 421, cluster: true });
+      await until(() => b.size === 1, 'the first rule');
+      // Drop every subscriber connection, then change rules while they reconnect.
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await a.add({ domain: 'during.example', code: 421, cluster: true });
+      await a.remove({ domain: 'before.example', cluster: true });
+      await until(() => view(a) === view(b), 'convergence after the reconnect');
+      assert.deepEqual(b.list().map((r) => r.domain), ['during.example']);
+      assert.equal(await admin.hlen(`${prefix}:rules`), 1);
+    } finally {
+      admin.disconnect();
+      await close();
+    }
+  });
+
+  it('keeps serving while Redis is down, rejects cluster writes, and converges after a restart', async () => {
+    const { instances, errors, close } = await cluster(3);
+    try {
+      const [a, b, c] = instances as [Interceptor, Interceptor, Interceptor];
+      await a.add({ domain: 'gmail.com', code: 421, cluster: true });
+      await until(() => instances.every((ic) => ic.size === 1), 'the rule everywhere');
+      await server.kill();
+      await until(() => errors.length > 0, 'an error event');
+      assert.ok(errors.every((e) => e instanceof StoreUnavailableError));
+      for (const ic of instances) assert.equal(ic.check({ recipient: 'x@gmail.com' })?.code, 421, 'still serving the last known rules');
+      await assert.rejects(b.add({ domain: 'down.example', code: 421, cluster: true }), StoreUnavailableError);
+      await assert.rejects(c.remove({ domain: 'gmail.com', cluster: true }), StoreUnavailableError);
+      await b.add({ domain: 'local.example', code: 421 }); // instance rules do not need Redis
+      assert.equal(b.check({ domain: 'down.example' }), undefined, 'a rejected add changes nothing');
+      await server.restart();
+      // Writes work again once the connections are back; every instance converges on the new rule.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await c.add({ domain: 'after.example', code: 451, cluster: true });
+          break;
+        } catch (err) {
+          assert.ok(err instanceof StoreUnavailableError);
+          if (Date.now() > deadline) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      await until(() => instances.every((ic) => ic.check({ domain: 'after.example' })?.code === 451 && ic.check({ recipient: 'x@gmail.com' })?.code === 421), 'convergence after the restart', 10_000);
+      assert.deepEqual(a.list().filter((r) => r.cluster).map((r) => r.domain).sort(), ['after.example', 'gmail.com']);
+    } finally {
+      await close();
+    }
+  });
+
+  it('never exceeds a times budget under concurrent checks from 5 instances', async () => {
+    const { instances, close } = await cluster(5);
+    try {
+      await instances[0]!.add({ domain: 'gmail.com', code: 421, cluster: true, times: 25 });
+      await until(() => instances.every((ic) => ic.size === 1), 'the rule everywhere');
+      let forced = 0;
+      const deadline = Date.now() + 8000;
+      while (instances.some((ic) => ic.size > 0) && Date.now() < deadline) {
+        for (const ic of instances) for (let i = 0; i < 5; i++) if (ic.check({ domain: 'gmail.com' })) forced++;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(forced, 25);
+      await until(() => instances.every((ic) => ic.size === 0), 'exhausted everywhere');
+    } finally {
+      await close();
+    }
+  });
+});
