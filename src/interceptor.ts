@@ -83,6 +83,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #persistence: Persistence;
+  readonly #observers = new Set<(attempt: Attempt, result: ForcedResult | undefined) => void>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -210,6 +211,27 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    * @throws {ValidationError} when the attempt itself is malformed (e.g. `ip` is not an address).
    */
   check(attempt: Attempt): ForcedResult | undefined {
+    const result = this.#check(attempt);
+    if (this.#observers.size > 0) for (const observer of this.#observers) observer(attempt, result);
+    return result;
+  }
+
+  /**
+   * Calls `observer` after every `check` with the attempt and its result (`undefined`: passed through),
+   * for recorders and debugging. Returns the function that stops it.
+   *
+   * @example
+   * ```ts
+   * const stop = ic.observe((attempt, result) => log.debug({ attempt, reply: result?.reply }))
+   * ```
+   */
+  observe(observer: (attempt: Attempt, result: ForcedResult | undefined) => void): () => void {
+    const own = (attempt: Attempt, result: ForcedResult | undefined) => observer(attempt, result);
+    this.#observers.add(own);
+    return () => { this.#observers.delete(own); };
+  }
+
+  #check(attempt: Attempt): ForcedResult | undefined {
     const next = this.#expiry.next;
     if (next !== Infinity && next <= this.#now()) this.#sweep();
     const candidates = this.#candidates(attempt);

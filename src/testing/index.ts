@@ -1,6 +1,8 @@
 /**
- * `smtp-intercept/testing`: helpers for test suites. No test-runner dependency: pass your runner's
- * `test`/`it` where a helper registers cases.
+ * `smtp-intercept/testing`: helpers for test suites. No test-runner dependency: assertions throw
+ * `node:assert`'s `AssertionError`, and helpers that register cases take your runner's `test`/`it`.
  */
+export { record, Recorder } from './recorder.js';
+export type { RecordedAttempt, WaitOptions } from './recorder.js';
 export { testRuleStore } from './rule-store-suite.js';
 export type { RuleStoreSuite } from './rule-store-suite.js';
