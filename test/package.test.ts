@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 const root = resolve(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown> };
 const subpaths = Object.keys(pkg.exports).filter((p) => p !== './package.json').map((p) => (p === '.' ? pkg.name : `${pkg.name}/${p.slice(2)}`));
-const ADAPTER_DIRS = ['/http/', '/stores/', '/adapters/', '/client/', '/testing/'];
+const ADAPTER_DIRS = ['/http/', '/stores/', '/adapters/', '/client/', '/testing/', 'ioredis', 'smtp-server'];
 
 let dir: string;
 let tarball: string;
@@ -25,8 +25,8 @@ describe('packed package', () => {
     dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-pack-'));
     tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-    // ioredis is an optional peer dependency, needed only by the stores/redis subpath.
-    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball), join(root, 'node_modules', 'typescript'), join(root, 'node_modules', 'ioredis')]);
+    // ioredis and smtp-server are optional peer dependencies, needed only by their subpaths.
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball), join(root, 'node_modules', 'typescript'), join(root, 'node_modules', 'ioredis'), join(root, 'node_modules', 'smtp-server')]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,0 +1,117 @@
+// The fake MX on real smtp-server, driven by real nodemailer over loopback.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
+import { createFakeMx, type FakeMx } from '../../src/adapters/smtp-server.js';
+import { Interceptor } from '../../src/index.js';
+import { record } from '../../src/testing/index.js';
+
+let ic: Interceptor;
+let mx: FakeMx;
+const transport = () => nodemailer.createTransport({ host: mx.host, port: mx.port, secure: false, ignoreTLS: true, pool: false });
+const mail = (to: string | string[], extra: Record<string, unknown> = {}) => ({ from: 'app@example.com', to, subject: 'hello', text: 'body', ...extra });
+
+type SendError = Error & { code?: string; recipient?: string; responseCode?: number; response?: string; command?: string; rejected?: string[]; rejectedErrors?: (Error & { recipient?: string; response?: string; responseCode?: number })[] };
+
+describe('fake MX with nodemailer', () => {
+  before(async () => {
+    ic = new Interceptor({ seed: 7 });
+    mx = await createFakeMx({ interceptor: ic });
+  });
+  after(() => mx.close());
+  beforeEach(async () => {
+    await ic.clear();
+    mx.clear();
+  });
+
+  it('accepts and stores mail no rule forces, with envelope, headers and raw message', async () => {
+    const info = await transport().sendMail(mail('bob@example.org', { headers: { 'X-Campaign': 'spring' } }));
+    assert.deepEqual(info.accepted, ['bob@example.org']);
+    assert.equal(mx.messages.length, 1);
+    const [message] = mx.messages;
+    assert.deepEqual(message!.envelope, { mailFrom: 'app@example.com', rcptTo: ['bob@example.org'] });
+    assert.deepEqual(message!.headers['subject'], ['hello']);
+    assert.deepEqual(message!.headers['x-campaign'], ['spring']);
+    assert.match(message!.raw.toString(), /\r\n\r\nbody/);
+  });
+
+  it('rejects some recipients and accepts the rest in one transaction, with the exact reply', async () => {
+    await ic.add({ recipient: 'gone@example.org', code: 550, extended: '5.1.1', description: 'no such user' });
+    await ic.add({ domain: 'slow.example', code: 451, extended: '4.7.1', description: 'try later' });
+    const info = await transport().sendMail(mail(['gone@example.org', 'bob@example.org', 'x@slow.example']));
+    assert.deepEqual(info.accepted, ['bob@example.org']);
+    assert.deepEqual(info.rejected, ['gone@example.org', 'x@slow.example']);
+    const errors = (info as unknown as { rejectedErrors: SendError[] }).rejectedErrors;
+    assert.deepEqual(errors.map((e) => [e.recipient, e.response, e.responseCode, e.code, e.command]), [
+      ['gone@example.org', '550 5.1.1 no such user', 550, 'EENVELOPE', 'RCPT TO'],
+      ['x@slow.example', '451 4.7.1 try later', 451, 'EENVELOPE', 'RCPT TO'],
+    ]);
+    assert.deepEqual(mx.messages.map((m) => m.envelope.rcptTo), [['bob@example.org']]);
+  });
+
+  it('defers twice, then accepts: times drives fail-N-then-pass, and the recorder shows it', async () => {
+    const rec = record(ic);
+    const rule = await ic.add({ domain: 'gmail.com', code: 421, extended: '4.7.0', description: 'busy', times: 2 });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      try {
+        await transport().sendMail(mail('bob@gmail.com'));
+        outcomes.push('sent');
+      } catch (err) {
+        outcomes.push(`${(err as SendError).responseCode} ${(err as SendError).response}`);
+      }
+    }
+    assert.deepEqual(outcomes, ['421 421 4.7.0 busy', '421 421 4.7.0 busy', 'sent']);
+    assert.equal(rec.byRule(rule.id).length, 2);
+    assert.equal(rec.attempts.filter((a) => a.attempt.phase === 'rcpt' && !a.forced).length, 1);
+    rec.assertAllConsumed();
+    rec.stop();
+  });
+
+  it('applies connect, mail and data phase rules', async () => {
+    await ic.add({ code: 554, extended: '5.7.1', description: 'go away', phase: 'connect' });
+    const connect = await transport().sendMail(mail('a@example.org')).catch((e: SendError) => e);
+    assert.ok(connect instanceof Error);
+    assert.equal((connect as SendError).responseCode, 554);
+    assert.match((connect as SendError).response ?? connect.message, /554 5\.7\.1 go away/);
+    await ic.clear();
+
+    await ic.add({ tag: 'blocked', code: 553, extended: '5.7.1', description: 'sender blocked', phase: 'mail' });
+    const mailErr = await transport().sendMail(mail('a@example.org', { envelope: { from: 'bounces+blocked@example.com', to: 'a@example.org' } })).catch((e: SendError) => e);
+    assert.equal((mailErr as SendError).command, 'MAIL FROM');
+    assert.equal((mailErr as SendError).response, '553 5.7.1 sender blocked');
+    await ic.clear();
+
+    await ic.add({ tag: 'spammy', code: 554, extended: '5.7.1', description: 'content rejected', phase: 'data' });
+    const dataErr = await transport().sendMail(mail('a@example.org', { headers: { 'X-Campaign': 'spammy' } })).catch((e: SendError) => e);
+    assert.equal((dataErr as SendError).code, 'EMESSAGE');
+    assert.equal((dataErr as SendError).response, '554 5.7.1 content rejected');
+    assert.equal(mx.messages.length, 0);
+    await transport().sendMail(mail('a@example.org', { headers: { 'X-Campaign': 'fine' } }));
+    assert.equal(mx.messages.length, 1);
+  });
+
+  it('honours delay before replying', async () => {
+    await ic.add({ recipient: 'slow@example.org', code: 250, delay: 300 });
+    const started = performance.now();
+    await transport().sendMail(mail('slow@example.org'));
+    assert.ok(performance.now() - started >= 290, 'the forced reply waited for its delay');
+  });
+
+  it('reproduces probability with a seed', async () => {
+    const run = async () => {
+      const seeded = new Interceptor({ seed: 99 });
+      const server = await createFakeMx({ interceptor: seeded });
+      await seeded.add({ domain: 'flaky.example', code: 451, probability: 0.5 });
+      const t = nodemailer.createTransport({ host: server.host, port: server.port, secure: false, ignoreTLS: true });
+      const outcomes: string[] = [];
+      for (let i = 0; i < 12; i++) outcomes.push(await t.sendMail(mail('x@flaky.example')).then(() => 'ok', () => 'deferred'));
+      await server.close();
+      return outcomes.join(',');
+    };
+    const first = await run();
+    assert.equal(await run(), first);
+    assert.match(first, /ok/);
+    assert.match(first, /deferred/);
+  });
+});
