@@ -39,8 +39,14 @@ export class Persistence {
   #ready: Promise<void> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #unwatch: (() => void)[] = [];
-  /** Ids whose change this instance is writing right now: their echo from the store is ignored. */
+  /** Ids this instance is deleting right now: their echo from the store is ignored. */
   readonly #writing = new Set<string>();
+  /**
+   * The stored JSON text of every rule as this instance last wrote or applied it. A change whose text is
+   * already known is an echo of our own write (or changes nothing) and is ignored: comparing content, not
+   * timestamps, so two writes in the same millisecond are never confused.
+   */
+  readonly #known = new Map<string, string>();
   #clearing = 0;
   readonly #refilling = new Set<Rule>();
   /** Applications of budgeted rules made here and not yet reported to the store. */
@@ -69,7 +75,10 @@ export class Persistence {
       const rules = await durably(store, 'loading rules', () => store.load());
       for (const json of rules) {
         const rule = this.#restore(json, store);
-        if (rule) this.#adopt(rule);
+        if (rule) {
+          this.#known.set(rule.id, JSON.stringify(json));
+          this.#adopt(rule);
+        }
       }
       if (store.watch) this.#unwatch.push(store.watch((change) => this.#onChange(store, change), (err) => this.#host.error(err)));
     }
@@ -94,11 +103,15 @@ export class Persistence {
   async put(rule: Rule): Promise<void> {
     const store = this.storeFor(rule.cluster);
     if (!store) return;
-    this.#writing.add(rule.id);
+    const json = rule.toJSON();
+    const before = this.#known.get(rule.id);
+    this.#known.set(rule.id, JSON.stringify(json)); // before the write: a store may echo it synchronously
     try {
-      await durably(store, `storing rule ${rule.id}`, () => store.put(rule.toJSON()));
-    } finally {
-      this.#writing.delete(rule.id);
+      await durably(store, `storing rule ${rule.id}`, () => store.put(json));
+    } catch (err) {
+      if (before === undefined) this.#known.delete(rule.id);
+      else this.#known.set(rule.id, before);
+      throw err;
     }
   }
 
@@ -110,6 +123,7 @@ export class Persistence {
       for (const id of ids) this.#writing.add(id);
       try {
         await durably(store, `removing ${ids.length} rule(s)`, () => store.delete(ids));
+        for (const id of ids) this.#known.delete(id);
       } finally {
         for (const id of ids) this.#writing.delete(id);
       }
@@ -135,8 +149,16 @@ export class Persistence {
     }
   }
 
+  /** Replaces a rule with a newer stored version; hits are counted per instance, so they carry over. */
+  #replace(rule: Rule): void {
+    const current = this.#host.get(rule.id);
+    if (current) rule.count = current.count;
+    this.#adopt(rule);
+  }
+
   /** Removes a rule that expired or was used up from its store, in the background. */
   forget(rule: Rule): void {
+    this.#known.delete(rule.id);
     const store = this.storeFor(rule.cluster);
     if (store) store.delete([rule.id]).catch((err: unknown) => this.#host.error(new StoreUnavailableError(`removing rule ${rule.id} failed: ${(err as Error).message}`, { cause: err })));
   }
@@ -199,29 +221,31 @@ export class Persistence {
   #onChange(store: RuleStore, change: StoreChange): void {
     try {
       if (change.type === 'put') {
-        if (this.#writing.has(change.rule.id)) return;
-        const current = this.#host.get(change.rule.id);
-        if (current && new Date(current.updated).toISOString() === change.rule.updated) return; // our own change, echoed
+        const text = JSON.stringify(change.rule);
+        if (this.#known.get(change.rule.id) === text) return;
         const rule = this.#restore(change.rule, store);
         if (!rule) return;
-        if (current) rule.count = current.count; // hits are counted per instance
-        this.#adopt(rule);
+        this.#known.set(rule.id, text);
+        this.#replace(rule);
       } else if (change.type === 'delete') {
+        this.#known.delete(change.id);
         if (!this.#writing.has(change.id)) this.#host.uninstall(change.id, change.reason ?? 'deleted');
       } else if (this.#clearing === 0) {
-        const next = new Map<string, Rule>();
+        const next = new Map<string, { rule: Rule; text: string }>();
         for (const json of change.rules) {
           const rule = this.#restore(json, store);
-          if (rule) next.set(rule.id, rule);
+          if (rule) next.set(rule.id, { rule, text: JSON.stringify(json) });
         }
         for (const rule of [...this.#host.rules()]) {
-          if (this.storeFor(rule.cluster) === store && !next.has(rule.id)) this.#host.uninstall(rule.id, 'deleted');
+          if (this.storeFor(rule.cluster) === store && !next.has(rule.id)) {
+            this.#known.delete(rule.id);
+            this.#host.uninstall(rule.id, 'deleted');
+          }
         }
-        for (const rule of next.values()) {
-          const current = this.#host.get(rule.id);
-          if (current && current.updated === rule.updated) continue;
-          if (current) rule.count = current.count;
-          this.#adopt(rule);
+        for (const { rule, text } of next.values()) {
+          if (this.#known.get(rule.id) === text && this.#host.get(rule.id)) continue;
+          this.#known.set(rule.id, text);
+          this.#replace(rule);
         }
       }
     } catch (err) {

@@ -26,7 +26,8 @@ describe('packed package', () => {
     tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
     // ioredis and smtp-server are optional peer dependencies, needed only by their subpaths.
-    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball), join(root, 'node_modules', 'typescript'), join(root, 'node_modules', 'ioredis'), join(root, 'node_modules', 'smtp-server')]);
+    const dev = (name: string) => `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`;
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball), dev('typescript'), dev('ioredis'), dev('smtp-server')]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -26,7 +26,7 @@ async function ruleJSON(input: Parameters<Interceptor['add']>[0]): Promise<RuleJ
 const byId = (rules: readonly RuleJSON[]) => [...rules].sort((a, b) => a.id.localeCompare(b.id));
 
 async function settle(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.ok(check(), `timed out waiting for ${what}`);
 }
 
