@@ -56,6 +56,10 @@ describe('packed package', () => {
     assert.equal(run('node', ['cjs.cjs']).trim(), 'true code');
   });
 
+  it('installs the smtp-intercept command', () => {
+    assert.match(run('npx', ['--no-install', 'smtp-intercept', '--help']), /Usage: smtp-intercept serve/);
+  });
+
   it('type-checks a consumer under NodeNext ESM and CommonJS resolution', () => {
     const consumer = `import { Interceptor, type ForcedResult, type RuleInput } from '${pkg.name}';\n`
       + `const input: RuleInput = { domain: 'gmail.com', code: 421 };\n`

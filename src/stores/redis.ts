@@ -42,6 +42,7 @@ export class RedisStore implements RuleStore {
   readonly #errorListeners = new Set<ErrorListener>();
   #connected = true;
   #wasReady = false;
+  #retry: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStoreOptions) {
     const { redis, prefix = 'smtp-intercept', commandTimeoutMs = 2000 } = options;
@@ -108,6 +109,7 @@ export class RedisStore implements RuleStore {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#retry);
     this.#listeners.clear();
     this.#errorListeners.clear();
     const subscriber = this.#subscriber;
@@ -154,13 +156,18 @@ export class RedisStore implements RuleStore {
   }
 
   async #resync(): Promise<void> {
-    if (this.#listeners.size === 0) return;
+    if (this.#listeners.size === 0 || !this.#subscriber) return;
+    clearTimeout(this.#retry);
     try {
       const rules = await this.load();
       this.#connected = true;
       this.#emit({ type: 'reset', rules });
     } catch (err) {
       this.#lost(err as Error);
+      // The subscriber may be back before the command connection: try again until a reload succeeds,
+      // or a change published meanwhile could stay unseen.
+      this.#retry = setTimeout(() => void this.#resync(), 250);
+      this.#retry.unref();
     }
   }
 

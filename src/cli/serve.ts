@@ -1,0 +1,121 @@
+/**
+ * `smtp-intercept serve`: a standalone fake MX with rules, for any language's test suite. One
+ * interceptor (rules persisted by a FileStore) behind an SMTP server and the REST API, plus
+ * `GET /v1/attempts` (recent attempts and their outcomes) and `GET /v1/messages` (accepted mail).
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createFakeMx, type AcceptedMessage, type FakeMx } from '../adapters/smtp-server.js';
+import { errorResponse, HttpError } from '../http/api-error.js';
+import { authenticate, credentials } from '../http/auth.js';
+import { createErrorsHandler } from '../http/index.js';
+import { Interceptor } from '../index.js';
+import { FileStore } from '../stores/file.js';
+import { record } from '../testing/index.js';
+
+/** Settings of a running `serve`. */
+export interface ServeOptions {
+  host: string;
+  smtpPort: number;
+  httpPort: number;
+  rules: string;
+  token: string;
+  /** How many recent attempts and messages the API keeps. */
+  keep: number;
+}
+
+/** A running `serve`. */
+export interface Served {
+  smtp: { host: string; port: number };
+  http: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/** Starts the fake MX and the API; rejects with a clear error (busy port, unreadable rule file). */
+export async function serve(options: ServeOptions): Promise<Served> {
+  const store = new FileStore(options.rules);
+  const interceptor = new Interceptor({ store });
+  await interceptor.ready();
+  const recorder = record(interceptor);
+  const messages: AcceptedMessage[] = [];
+  let mx: FakeMx;
+  try {
+    mx = await createFakeMx({
+      interceptor, host: options.host, port: options.smtpPort,
+      onMessage: (m) => { messages.push(m); if (messages.length > options.keep) messages.shift(); },
+    });
+  } catch (err) {
+    await interceptor.close();
+    throw describeListenError(err, options.host, options.smtpPort, '--smtp-port');
+  }
+  const errors = createErrorsHandler(interceptor, { tokens: [{ token: options.token, name: 'cli' }] });
+  const creds = credentials([options.token]);
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/v1/attempts' || path === '/v1/messages') {
+      const requestId = randomBytes(8).toString('hex');
+      try {
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'validation_error', 'method_not_allowed', `${req.method ?? ''} is not allowed on ${path}; allowed: GET`, { allow: 'GET, HEAD' });
+        authenticate(creds, req.headers.authorization);
+        if (path === '/v1/attempts') {
+          const attempts = recorder.attempts.slice(-options.keep).map((a) => ({
+            at: new Date(a.at).toISOString(), attempt: a.attempt, forced: a.forced, rule: a.ruleId, reply: a.result?.reply, outcome: a.result?.outcome ?? 'passed',
+          }));
+          return sendJson(res, 200, attempts, { 'x-request-id': requestId });
+        }
+        return sendJson(res, 200, messages.map((m) => ({
+          session: m.session, receivedAt: new Date(m.receivedAt).toISOString(), envelope: m.envelope, headers: m.headers, raw: m.raw.toString('utf8'),
+        })), { 'x-request-id': requestId });
+      } catch (err) {
+        const { status, headers, body } = errorResponse(err, requestId);
+        return sendJson(res, status, body, { ...headers, 'x-request-id': requestId });
+      }
+    }
+    return errors(req, res);
+  };
+  const http: Server = createServer(listener);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.httpPort, options.host, () => { http.off('error', reject); resolve(); });
+    });
+  } catch (err) {
+    await mx.close();
+    await interceptor.close();
+    throw describeListenError(err, options.host, options.httpPort, '--http-port');
+  }
+  // Trim the recorder too, so a long-running server does not grow without bound.
+  const trim = setInterval(() => { if (recorder.attempts.length > options.keep * 2) recorder.reset(); }, 60_000);
+  trim.unref();
+  return {
+    smtp: { host: options.host, port: mx.port },
+    http: { host: options.host, port: (http.address() as AddressInfo).port },
+    async close() {
+      clearInterval(trim);
+      recorder.stop();
+      http.closeAllConnections();
+      await Promise.all([mx.close(), new Promise<void>((resolve) => http.close(() => resolve()))]);
+      await interceptor.close(); // waits for rule writes in flight
+      await store.close();
+    },
+  };
+}
+
+function describeListenError(err: unknown, host: string, port: number, flag: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new Error(`port ${port} on ${host} is already in use; choose another with ${flag} (0 picks a free one)`);
+  if (code === 'EACCES') return new Error(`not allowed to listen on ${host}:${port}; choose a port above 1024 with ${flag}`);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A random API token for when none is given. */
+export function generateToken(): string {
+  return randomBytes(24).toString('base64url');
+}
