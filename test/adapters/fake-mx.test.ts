@@ -98,6 +98,25 @@ describe('fake MX with nodemailer', () => {
     assert.ok(performance.now() - started >= 290, 'the forced reply waited for its delay');
   });
 
+  it('expires rules on the injected clock', async () => {
+    let t = Date.parse('2026-01-01T00:00:00Z');
+    const clocked = new Interceptor({ now: () => t });
+    const server = await createFakeMx({ interceptor: clocked });
+    try {
+      await clocked.add({ domain: 'gmail.com', code: 451, ttl: 60 });
+      const send = () => nodemailer.createTransport({ host: server.host, port: server.port, secure: false, ignoreTLS: true })
+        .sendMail(mail('bob@gmail.com')).then(() => 'sent', (e: SendError) => String(e.responseCode));
+      assert.equal(await send(), '451');
+      t += 59_000;
+      assert.equal(await send(), '451');
+      t += 2_000;
+      assert.equal(await send(), 'sent');
+      assert.equal(clocked.size, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('reproduces probability with a seed', async () => {
     const run = async () => {
       const seeded = new Interceptor({ seed: 99 });
