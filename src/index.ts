@@ -5,7 +5,7 @@
  * and are never imported from here.
  */
 export { Interceptor } from './interceptor.js';
-export type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor.js';
+export type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor-types.js';
 export { Rule } from './rule.js';
 export type { RuleJSON } from './rule.js';
 export type { Phase, RuleInput, SelectorFields } from './rule-input.js';
