@@ -23,12 +23,20 @@ interface Entry {
   readonly rules: readonly Rule[];
 }
 
+/** Counts cache hits, process-wide: one in eight refreshes recency. A plain variable, read on every check. */
+let lookups = 0;
+
 /** Entries kept per LRU key; more variants of one recipient than this replace the oldest. */
 const VARIANTS = 8;
 
 function primary(a: Attempt): string {
   const tags = a.tags;
   return a.recipient ?? a.domain ?? a.ip ?? (typeof tags === 'string' ? tags : tags?.[0]) ?? a.mta ?? a.pool ?? '';
+}
+
+function matches(e: Entry, a: Attempt): boolean {
+  return e.recipient === a.recipient && e.domain === a.domain && e.ip === a.ip && e.mta === a.mta
+    && e.pool === a.pool && e.phase === a.phase && sameTags(e.tags, a.tags);
 }
 
 function sameTags(x: string | readonly string[] | undefined, y: string | readonly string[] | undefined): boolean {
@@ -40,15 +48,14 @@ function sameTags(x: string | readonly string[] | undefined, y: string | readonl
 
 export class AttemptCache {
   /** Decides what stays: bounded, least recently used evicted first. */
-  readonly #lru: LRUCache<string, Entry[]>;
+  readonly #lru: LRUCache<string, Entry | Entry[]>;
   /**
    * Mirrors the LRU's entries for the read path. A hit reads this Map and refreshes the LRU's recency
    * on one hit in eight: lru-cache's `get` costs about twice a `Map.get` (measured, lru-cache 11 on
    * Node 20), half of a cached check. A key hit repeatedly is still refreshed long before eviction;
    * eviction removes the key from both.
    */
-  readonly #entries = new Map<string, Entry[]>();
-  #hits = 0;
+  readonly #entries = new Map<string, Entry | Entry[]>();
 
   /** `max` bounds the number of distinct keys (recipients, in the usual case). */
   constructor(max: number) {
@@ -59,12 +66,10 @@ export class AttemptCache {
     const key = primary(a);
     const found = this.#entries.get(key);
     if (found === undefined) return undefined;
-    if ((++this.#hits & 7) === 0) this.#lru.get(key);
-    for (let i = 0; i < found.length; i++) {
-      const e = found[i]!;
-      if (e.recipient === a.recipient && e.domain === a.domain && e.ip === a.ip && e.mta === a.mta
-        && e.pool === a.pool && e.phase === a.phase && sameTags(e.tags, a.tags)) return e.rules;
-    }
+    if ((++lookups & 7) === 0) this.#lru.get(key);
+    // One entry per key is the usual case: it is stored bare, without an array around it.
+    if (!Array.isArray(found)) return matches(found, a) ? found.rules : undefined;
+    for (let i = 0; i < found.length; i++) if (matches(found[i]!, a)) return found[i]!.rules;
     return undefined;
   }
 
@@ -73,15 +78,21 @@ export class AttemptCache {
     const tags = a.tags;
     const entry: Entry = {
       pool: a.pool, mta: a.mta, domain: a.domain, ip: a.ip, recipient: a.recipient, phase: a.phase,
-      tags: typeof tags === 'object' && tags !== null ? Object.freeze([...tags]) : tags, rules,
+      tags: typeof tags === 'object' && tags !== null ? [...tags] : tags, rules,
     };
     const found = this.#lru.get(key);
     if (found === undefined) {
-      const fresh = [entry];
-      this.#lru.set(key, fresh);
-      this.#entries.set(key, fresh);
-    } else if (found.length < VARIANTS) found.push(entry);
-    else { found.shift(); found.push(entry); }
+      this.#lru.set(key, entry);
+      this.#entries.set(key, entry);
+    } else {
+      const list = Array.isArray(found) ? found : [found];
+      if (list.length >= VARIANTS) list.shift();
+      list.push(entry);
+      if (list !== found) {
+        this.#lru.set(key, list); // replacing the value disposes the old one: mirror after
+        this.#entries.set(key, list);
+      }
+    }
   }
 
   clear(): void {

@@ -38,6 +38,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #random: () => number;
   readonly #persistence: Persistence;
   readonly #observers = new Set<(attempt: Attempt, result: ForcedResult | undefined) => void>();
+  /** A plain field, read on every check (cheaper than the Set's size getter). */
+  #observed = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -166,7 +168,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   check(attempt: Attempt): ForcedResult | undefined {
     const result = this.#check(attempt);
-    if (this.#observers.size > 0) for (const observer of this.#observers) observer(attempt, result);
+    if (this.#observed) for (const observer of this.#observers) observer(attempt, result);
     return result;
   }
 
@@ -182,7 +184,11 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   observe(observer: (attempt: Attempt, result: ForcedResult | undefined) => void): () => void {
     const own = (attempt: Attempt, result: ForcedResult | undefined) => observer(attempt, result);
     this.#observers.add(own);
-    return () => { this.#observers.delete(own); };
+    this.#observed = true;
+    return () => {
+      this.#observers.delete(own);
+      this.#observed = this.#observers.size > 0;
+    };
   }
 
   #check(attempt: Attempt): ForcedResult | undefined {
