@@ -5,4 +5,4 @@
 export { record, Recorder } from './recorder.js';
 export type { RecordedAttempt, WaitOptions } from './recorder.js';
 export { testRuleStore } from './rule-store-suite.js';
-export type { RuleStoreSuite } from './rule-store-suite.js';
+export type { RuleStoreSuiteOptions } from './rule-store-suite.js';

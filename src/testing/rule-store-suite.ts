@@ -1,17 +1,16 @@
 /**
  * `testRuleStore`: the conformance suite every `RuleStore` must pass, ours and third parties'. It
- * registers its cases with the `test` function you pass (node:test's `it`, Vitest's `it`, Jest's
- * `test`), so it depends on no test runner.
+ * registers its cases with node:test's `it` (built into Node), or with the `test` function you pass
+ * (Vitest's `it`, Jest's `test`), so it depends on no test runner package.
  */
 import assert from 'node:assert/strict';
+import { it as nodeTest } from 'node:test';
 import { Interceptor, type RuleJSON, type RuleStore, type StoreChange } from '../index.js';
 
-/** How the suite gets stores. */
-export interface RuleStoreSuite {
-  /** Registers one test case. */
-  test: (name: string, fn: () => Promise<void>) => void;
-  /** A new, empty store. */
-  create: () => RuleStore | Promise<RuleStore>;
+/** Options of {@link testRuleStore}. */
+export interface RuleStoreSuiteOptions {
+  /** Registers one test case. @default node:test's `it` */
+  test?: (name: string, fn: () => Promise<void>) => void;
   /** A second store over the same data as `store` (a reopened file, another Redis connection), for durability and change tests. */
   reopen?: (store: RuleStore) => RuleStore | Promise<RuleStore>;
 }
@@ -31,16 +30,17 @@ async function settle(check: () => boolean, what: string): Promise<void> {
 }
 
 /**
- * Registers the conformance cases of a `RuleStore`.
+ * Registers the conformance cases of a `RuleStore`. `factory` returns a new, empty store.
  *
  * @example
  * ```ts
- * import { it } from 'node:test'
- * testRuleStore({ test: it, create: () => new FileStore(tempFile()), reopen: (s) => new FileStore((s as FileStore).path) })
+ * testRuleStore(() => new FileStore(tempFile()), { reopen: (s) => new FileStore((s as FileStore).path) })
+ * testRuleStore(() => new MyStore(), { test: it }) // Vitest or Jest
  * ```
  */
-export function testRuleStore(suite: RuleStoreSuite): void {
-  const { test, create, reopen } = suite;
+export function testRuleStore(factory: () => RuleStore | Promise<RuleStore>, options: RuleStoreSuiteOptions = {}): void {
+  const { test = nodeTest as unknown as NonNullable<RuleStoreSuiteOptions['test']>, reopen } = options;
+  const create = factory;
   const withStore = (fn: (store: RuleStore) => Promise<void>) => async () => {
     const store = await create();
     try {

@@ -14,7 +14,7 @@ const fresh = () => join(dir, `rules-${++n}.json`);
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('FileStore conformance', () => {
-  testRuleStore({ test: it, create: () => new FileStore(fresh()), reopen: (store) => new FileStore((store as FileStore).path) });
+  testRuleStore(() => new FileStore(fresh()), { test: it, reopen: (store) => new FileStore((store as FileStore).path) });
 });
 
 describe('FileStore', () => {

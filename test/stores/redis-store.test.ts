@@ -39,9 +39,8 @@ const view = (ic: Interceptor) => JSON.stringify(ic.list().map((r) => [r.id, r.c
 
 describe('RedisStore conformance', () => {
   let prefix = '';
-  testRuleStore({
+  testRuleStore(() => new RedisStore({ redis: server.url, prefix: (prefix = nextPrefix()) }), {
     test: it,
-    create: () => new RedisStore({ redis: server.url, prefix: (prefix = nextPrefix()) }),
     reopen: () => new RedisStore({ redis: server.url, prefix }),
   });
 });
