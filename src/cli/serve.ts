@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createFakeMx, type AcceptedMessage, type FakeMx } from '../adapters/smtp-server.js';
-import { errorResponse, HttpError } from '../http/api-error.js';
+import { errorResponse, HttpError, sendJson } from '../http/api-error.js';
 import { authenticate, credentials } from '../http/auth.js';
 import { createErrorsHandler } from '../http/index.js';
 import { Interceptor } from '../index.js';
@@ -30,12 +30,6 @@ export interface Served {
   smtp: { host: string; port: number };
   http: { host: string; port: number };
   close(): Promise<void>;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
 }
 
 /** Starts the fake MX and the API; rejects with a clear error (busy port, unreadable rule file). */

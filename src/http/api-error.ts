@@ -2,6 +2,7 @@
  * The REST API's error model: one `HttpError` class, and one function that turns anything thrown into
  * the single error body shape. Internals never leak: unknown errors become a generic `api_error`.
  */
+import type { ServerResponse } from 'node:http';
 import { type ErrorDetail, SmtpInterceptError, ValidationError } from '../index.js';
 
 /** `type` of an error response; the client maps each to its own error class. */
@@ -58,4 +59,16 @@ export function errorResponse(err: unknown, requestId: string): { status: number
     return { status: 503, headers: { 'retry-after': '1' }, body: { error: { type: 'api_error', code: 'unavailable', message: 'the rule engine is not accepting changes right now; retry later', request_id: requestId } } };
   }
   return { status: 500, headers: {}, body: { error: { type: 'api_error', code: 'internal_error', message: 'internal error; the request id identifies it in the server log', request_id: requestId } } };
+}
+
+/** @internal Sends a JSON response with the headers every API response carries. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
 }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventEmitter } from 'eventemitter3';
 import { type Interceptor, type RuleFilter, type RuleInput, ValidationError } from '../index.js';
-import { errorResponse, HttpError } from './api-error.js';
+import { errorResponse, HttpError, sendJson as send } from './api-error.js';
 import { authenticate, credentials, type TokenOptions } from './auth.js';
 import { parseBody, parseForm, readBody } from './body.js';
 
@@ -52,17 +52,6 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const RULE_ID = /^[0-9a-f]{20}$/;
 const ALLOW_COLLECTION = 'GET, HEAD, POST, DELETE';
 const ALLOW_ITEM = 'GET, HEAD, DELETE';
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
-}
 
 function options(opts: ErrorsHandlerOptions): { creds: ReturnType<typeof credentials> | undefined; basePath: string; maxBodyBytes: number } {
   const { tokens, auth, basePath = '/v1/errors', maxBodyBytes = 65_536 } = opts;
