@@ -194,7 +194,10 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   #check(attempt: Attempt): ForcedResult | undefined {
     const next = this.#expiry.next;
     if (next !== Infinity && next <= this.#now()) this.#sweep();
-    const candidates = this.#candidates(attempt);
+    const cache = this.#cache;
+    // The cache hit inline: this is the path most checks of a busy worker take.
+    const candidates = (cache !== undefined && typeof attempt === 'object' && attempt !== null ? cache.get(attempt) : undefined)
+      ?? this.#candidates(attempt);
     for (let i = 0; i < candidates.length; i++) {
       const rule = candidates[i]!;
       if (rule.remaining === 0) {
@@ -228,15 +231,11 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     await this.#persistence.close();
   }
 
+  /** Candidates of an attempt the cache does not hold (or with no cache), memoised when there is one. */
   #candidates(attempt: Attempt): readonly Rule[] {
-    const cache = this.#cache;
-    if (cache === undefined || typeof attempt !== 'object' || attempt === null) return this.#index.candidates(normalizeAttempt(attempt));
-    let candidates = cache.get(attempt);
-    if (candidates === undefined) {
-      // Misses are cached too, as the frozen empty list.
-      candidates = this.#index.candidates(normalizeAttempt(attempt));
-      cache.set(attempt, candidates.length === 0 ? NO_RULES : candidates);
-    }
+    const candidates = this.#index.candidates(normalizeAttempt(attempt));
+    // Misses are cached too, as the frozen empty list.
+    if (this.#cache !== undefined) this.#cache.set(attempt, candidates.length === 0 ? NO_RULES : candidates);
     return candidates;
   }
 
