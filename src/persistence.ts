@@ -76,7 +76,7 @@ export class Persistence {
       for (const json of rules) {
         const rule = this.#restore(json, store);
         if (rule) {
-          this.#known.set(rule.id, JSON.stringify(json));
+          if (store.watch) this.#known.set(rule.id, JSON.stringify(json));
           this.#adopt(rule);
         }
       }
@@ -104,8 +104,10 @@ export class Persistence {
     const store = this.storeFor(rule.cluster);
     if (!store) return;
     const json = rule.toJSON();
+    // Only a store that reports changes can echo ours; for the others there is nothing to remember.
+    const echoes = store.watch !== undefined;
     const before = this.#known.get(rule.id);
-    this.#known.set(rule.id, JSON.stringify(json)); // before the write: a store may echo it synchronously
+    if (echoes) this.#known.set(rule.id, JSON.stringify(json)); // before the write: a store may echo it synchronously
     try {
       await durably(store, `storing rule ${rule.id}`, () => store.put(json));
     } catch (err) {
