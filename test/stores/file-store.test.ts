@@ -32,6 +32,18 @@ describe('FileStore', () => {
     assert.equal(file.rules.length, 2);
   });
 
+  it('clears one scope from a file holding both, or everything', async () => {
+    const path = fresh();
+    const ic = new Interceptor({ store: new FileStore(path) });
+    await ic.add({ domain: 'instance.example', code: 421 });
+    await ic.add({ domain: 'cluster.example', code: 421, cluster: true });
+    assert.equal(await ic.clear('instance'), 1);
+    assert.deepEqual((await new FileStore(path).load()).map((r) => r.domain), ['cluster.example']);
+    await ic.add({ domain: 'again.example', code: 421 });
+    assert.equal(await ic.clear(), 2);
+    assert.deepEqual(await new FileStore(path).load(), []);
+  });
+
   it('drops expired rules on load', async () => {
     const path = fresh();
     const past = new Date(Date.now() - 60_000).toISOString();
