@@ -120,6 +120,24 @@ export class RuleIndex {
     }
   }
 
+  /**
+   * A readable dump of the index: one line per occupied shape (bound selectors, lookup variant, keys,
+   * rules), in a stable order. For debugging and for tests that pin the index layout.
+   */
+  format(): string {
+    const names = Object.entries(BIT).sort((a, b) => b[1] - a[1]);
+    const variantText = (v: number) => (v === 0 ? 'exact' : v < 128 ? `wildcard/${v}` : v < 161 ? `ipv4/${v - 128}` : `ipv6/${v - 161}`);
+    return [...this.#shapes.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((shape) => {
+        const bound = names.filter(([, bit]) => (shape.mask & bit) !== 0).map(([name]) => name).join('+') || '(none)';
+        let rules = 0;
+        for (const slot of shape.slots.values()) rules += Array.isArray(slot) ? slot.length : 1;
+        return `${bound} ${variantText(shape.variant)}: ${shape.slots.size} keys, ${rules} rules`;
+      })
+      .join('\n');
+  }
+
   /** Every rule matching `a` (ignoring expiry), in precedence order. */
   candidates(a: NormalizedAttempt): readonly Rule[] {
     const { pool, mta, domain, ip, recipient, tags } = a;

@@ -1,7 +1,32 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Interceptor } from '../src/index.js';
+import { RuleIndex } from '../src/rule-index.js';
+import { buildRules } from './helpers/matchers.js';
 import { hashSuffixes, hashText, KeyFilter } from '../src/key-filter.js';
+
+describe('RuleIndex layout', () => {
+  it('groups rules by shape and variant (pinned: a change here is a change of the index layout)', async () => {
+    const index = new RuleIndex();
+    for (const rule of await buildRules([
+      { domain: 'a.com', code: 421 }, { domain: 'a.com', code: 421, cluster: true }, { domain: 'b.com', code: 421 },
+      { domain: '*.example.com', code: 421 }, { domain: '*.eu.example.com', code: 421 },
+      { ip: '10.0.0.1', code: 550 }, { ip: '10.0.0.0/8', code: 550 }, { ip: '2001:db8::/32', code: 550 },
+      { pool: 'p', domain: 'a.com', code: 421 }, { tag: 't', recipient: 'x@a.com', code: 550 }, { code: 421 },
+    ])) index.set(rule);
+    assert.equal(index.format(), [
+      '(none) exact: 1 keys, 1 rules',
+      'domain exact: 2 keys, 3 rules',
+      'domain+pool exact: 1 keys, 1 rules',
+      'ip exact: 1 keys, 1 rules',
+      'tag+recipient exact: 1 keys, 1 rules',
+      'domain wildcard/2: 1 keys, 1 rules',
+      'domain wildcard/3: 1 keys, 1 rules',
+      'ip ipv4/8: 1 keys, 1 rules',
+      'ip ipv6/32: 1 keys, 1 rules',
+    ].join('\n'));
+  });
+});
 
 describe('RuleIndex filters', () => {
   it('hashes every domain suffix in one pass exactly as hashText hashes the suffix', () => {
