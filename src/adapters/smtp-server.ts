@@ -208,6 +208,10 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
     disabledCommands: ['STARTTLS', 'AUTH'],
     size,
     logger: false,
+    // A test server: no reverse DNS lookups of clients, and close() does not wait the default 30 s for
+    // connections a client keeps open (they get "421 Server shutting down" after one second).
+    disableReverseLookup: true,
+    closeTimeout: 1000,
     ...interceptServerOptions(interceptor, {
       ...(tags === undefined ? {} : { tags }),
       onMessage: (message) => {

@@ -117,6 +117,16 @@ describe('fake MX with nodemailer', () => {
     }
   });
 
+  it('closes promptly while a client keeps a pooled connection open', async () => {
+    const server = await createFakeMx({ interceptor: new Interceptor() });
+    const pooled = nodemailer.createTransport({ host: server.host, port: server.port, secure: false, ignoreTLS: true, pool: true });
+    await pooled.sendMail(mail('bob@example.org'));
+    const started = performance.now();
+    await server.close();
+    pooled.close();
+    assert.ok(performance.now() - started < 5000, `close took ${Math.round(performance.now() - started)} ms`);
+  });
+
   it('reproduces probability with a seed', async () => {
     const run = async () => {
       const seeded = new Interceptor({ seed: 99 });
