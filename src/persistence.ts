@@ -32,6 +32,11 @@ async function durably<T>(store: RuleStore, what: string, op: () => Promise<T>):
   }
 }
 
+/** Wait before asking again for a budget the store refused (others hold the rest). */
+const REFUSED_BACKOFF_MS = 200;
+/** Wait before asking again after the store failed (it is probably unreachable). */
+const FAILED_BACKOFF_MS = 1000;
+
 export class Persistence {
   readonly #host: PersistenceHost;
   readonly #store: RuleStore | undefined;
@@ -47,7 +52,12 @@ export class Persistence {
    * timestamps, so two writes in the same millisecond are never confused.
    */
   readonly #known = new Map<string, string>();
-  #clearing = 0;
+  /** Stores this instance is clearing right now: their reset echo is ignored (only theirs). */
+  readonly #clearing = new Set<RuleStore>();
+  readonly #loaded = new Set<RuleStore>();
+  /** Earliest time (ms) a budgeted rule may ask its store again, after a refusal or a failure. */
+  readonly #backoff = new WeakMap<Rule, number>();
+  #reserveFailing = false;
   readonly #refilling = new Set<Rule>();
   /** Applications of budgeted rules made here and not yet reported to the store. */
   readonly #unreported = new Map<Rule, number>();
@@ -65,13 +75,18 @@ export class Persistence {
 
   /** Loads every store once and starts watching them. */
   ready(): Promise<void> {
-    this.#ready ??= this.#load();
+    // A failed load is not remembered: the next call tries again (stores already loaded are kept).
+    this.#ready ??= this.#load().catch((err: unknown) => {
+      this.#ready = undefined;
+      throw err;
+    });
     return this.#ready;
   }
 
   async #load(): Promise<void> {
     const stores = [this.#store, this.#cluster].filter((s, i, all): s is RuleStore => s !== undefined && all.indexOf(s) === i);
     for (const store of stores) {
+      if (this.#loaded.has(store)) continue;
       const rules = await durably(store, 'loading rules', () => store.load());
       for (const json of rules) {
         const rule = this.#restore(json, store);
@@ -81,6 +96,7 @@ export class Persistence {
         }
       }
       if (store.watch) this.#unwatch.push(store.watch((change) => this.#onChange(store, change), (err) => this.#host.error(err)));
+      this.#loaded.add(store);
     }
   }
 
@@ -138,16 +154,19 @@ export class Persistence {
    */
   async clear(rules: readonly Rule[], scope: 'cluster' | 'instance' | undefined): Promise<void> {
     const cleared = (cluster: boolean) => scope === undefined || scope === (cluster ? 'cluster' : 'instance');
-    this.#clearing++;
-    try {
-      for (const store of new Set([this.storeFor(true), this.storeFor(false)])) {
-        if (!store) continue;
-        const whole = (this.storeFor(true) !== store || cleared(true)) && (this.storeFor(false) !== store || cleared(false));
-        if (whole) await durably(store, 'clearing rules', () => store.clear());
-        else await this.delete(rules.filter((r) => this.storeFor(r.cluster) === store));
+    for (const store of new Set([this.storeFor(true), this.storeFor(false)])) {
+      if (!store) continue;
+      const whole = (this.storeFor(true) !== store || cleared(true)) && (this.storeFor(false) !== store || cleared(false));
+      if (!whole) {
+        await this.delete(rules.filter((r) => this.storeFor(r.cluster) === store));
+        continue;
       }
-    } finally {
-      this.#clearing--;
+      this.#clearing.add(store);
+      try {
+        await durably(store, 'clearing rules', () => store.clear());
+      } finally {
+        this.#clearing.delete(store);
+      }
     }
   }
 
@@ -160,9 +179,15 @@ export class Persistence {
 
   /** Removes a rule that expired or was used up from its store, in the background. */
   forget(rule: Rule): void {
-    this.#known.delete(rule.id);
     const store = this.storeFor(rule.cluster);
-    if (store) store.delete([rule.id]).catch((err: unknown) => this.#host.error(new StoreUnavailableError(`removing rule ${rule.id} failed: ${(err as Error).message}`, { cause: err })));
+    if (!store) return;
+    // In the mutation queue, so it cannot overtake an add of the same selector; and skipped when such an
+    // add has installed a newer version meanwhile, which the delete would otherwise wipe out.
+    this.serial(async () => {
+      if (this.#host.get(rule.id) !== undefined) return;
+      this.#known.delete(rule.id);
+      await store.delete([rule.id]);
+    }).catch((err: unknown) => this.#host.error(new StoreUnavailableError(`removing rule ${rule.id} failed: ${(err as Error).message}`, { cause: err })));
   }
 
   /** Whether `rule` draws on a cluster-wide `times` budget held by the cluster store. */
@@ -171,16 +196,19 @@ export class Persistence {
   }
 
   /**
-   * Takes over a rule that entered the index: a budgeted rule starts with no local applications and
-   * reserves its first from the shared budget.
+   * Takes over a rule that entered the index. A budgeted rule starts with no local applications: it
+   * reserves one when an attempt first matches it here, so the budget goes to the instances that see
+   * the traffic, not to whichever heard of the rule first.
    */
   #adopt(rule: Rule): void {
     if (this.budgeted(rule)) rule.remaining = 0;
     this.#host.install(rule);
-    if (this.budgeted(rule)) this.refill(rule);
   }
 
-  /** After a local add: the rule is stored and installed; start its reservations. */
+  /**
+   * After a local add: the rule is stored and installed. The adding instance reserves its first
+   * application at once, so its own next attempt is forced (the usual test: add, then send here).
+   */
   added(rule: Rule): void {
     if (!this.budgeted(rule)) return;
     rule.remaining = 0;
@@ -202,21 +230,29 @@ export class Persistence {
     const store = this.#cluster;
     if (!store?.reserve || !this.budgeted(rule) || this.#refilling.has(rule)) return;
     const used = this.#unreported.get(rule) ?? 0;
+    // After a refusal or a failure, wait before asking again (uses still get reported at once).
+    if (used === 0 && (this.#backoff.get(rule) ?? 0) > this.#host.now()) return;
     this.#unreported.delete(rule);
     this.#refilling.add(rule);
     store.reserve(rule.id, 1, used).then((granted) => {
       this.#refilling.delete(rule);
+      this.#reserveFailing = false;
       if (this.#host.get(rule.id) !== rule) {
         if (granted > 0) void store.release?.(rule.id, granted).catch((err: unknown) => this.#host.error(err));
         return;
       }
       rule.remaining = (rule.remaining ?? 0) + granted;
+      // None granted: other instances hold the rest of the budget. The rule stays; the store removes it
+      // for everyone (an `exhausted` delete) once every application has been used.
+      if (granted === 0) this.#backoff.set(rule, this.#host.now() + REFUSED_BACKOFF_MS);
       if (this.#unreported.has(rule)) this.refill(rule);
-      else if (granted === 0 && rule.remaining === 0) this.#host.uninstall(rule.id, 'exhausted');
     }, (err: unknown) => {
       this.#refilling.delete(rule);
       this.#unreported.set(rule, (this.#unreported.get(rule) ?? 0) + used); // report them next time
-      this.#host.error(new StoreUnavailableError(`reserving an application of rule ${rule.id} failed: ${(err as Error).message}`, { cause: err }));
+      this.#backoff.set(rule, this.#host.now() + FAILED_BACKOFF_MS);
+      // One event per outage, not one per check.
+      if (!this.#reserveFailing) this.#host.error(new StoreUnavailableError(`reserving an application of rule ${rule.id} failed: ${(err as Error).message}`, { cause: err }));
+      this.#reserveFailing = true;
     });
   }
 
@@ -226,13 +262,18 @@ export class Persistence {
         const text = JSON.stringify(change.rule);
         if (this.#known.get(change.rule.id) === text) return;
         const rule = this.#restore(change.rule, store);
-        if (!rule) return;
+        if (!rule) {
+          // Already expired here: the older version must not stay in force.
+          this.#known.delete(change.rule.id);
+          this.#host.uninstall(change.rule.id, 'expired');
+          return;
+        }
         this.#known.set(rule.id, text);
         this.#replace(rule);
       } else if (change.type === 'delete') {
         this.#known.delete(change.id);
         if (!this.#writing.has(change.id)) this.#host.uninstall(change.id, change.reason ?? 'deleted');
-      } else if (this.#clearing === 0) {
+      } else if (!this.#clearing.has(store)) {
         const next = new Map<string, { rule: Rule; text: string }>();
         for (const json of change.rules) {
           const rule = this.#restore(json, store);
@@ -261,6 +302,12 @@ export class Persistence {
     this.#unwatch = [];
     await this.#queue;
     const store = this.#cluster;
+    // Uses not yet reported are reported now, or the budget could never be seen as used up.
+    if (store?.reserve) {
+      const unreported = [...this.#unreported];
+      this.#unreported.clear();
+      await Promise.all(unreported.map(([r, used]) => store.reserve!(r.id, 0, used).catch((err: unknown) => this.#host.error(err))));
+    }
     if (store?.release) {
       const held = [...this.#host.rules()].filter((r) => this.budgeted(r) && (r.remaining ?? 0) > 0);
       await Promise.all(held.map((r) => store.release!(r.id, r.remaining!).catch((err: unknown) => this.#host.error(err))));

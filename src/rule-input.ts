@@ -103,6 +103,10 @@ function parseExpires(raw: string | number, now: number, p: Problems): number | 
   }
   if (!Number.isFinite(ms)) return p.add('invalid_format', 'expires', `expires "${String(raw)}" is not a valid date`);
   if (ms <= now) return p.add('out_of_range', 'expires', `expires ${new Date(ms).toISOString()} is in the past`);
+  // The same horizon as ttl: also catches milliseconds given where seconds are expected.
+  if (ms > now + MAX_TTL_SECONDS * 1000) {
+    return p.add('out_of_range', 'expires', `expires "${String(raw)}" is more than 100 years ahead (epoch seconds are expected, not milliseconds)`);
+  }
   return ms;
 }
 

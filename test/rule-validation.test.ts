@@ -171,6 +171,11 @@ describe('rule validation', () => {
     assert.equal((await problems({ code: 550, expires: 'tomorrow' }))[0]?.code, 'invalid_format');
     assert.equal((await problems({ code: 550, expires: '2026-01-02', ttl: 5 }))[0]?.code, 'mutually_exclusive');
     assert.equal((await problems({ code: 550, ttl: 0 }))[0]?.code, 'out_of_range');
+    // Milliseconds given where seconds are expected: far beyond any date toJSON can print.
+    for (const expires of ['99999999999999', NOW, 1e20]) {
+      const [first] = await problems({ code: 550, expires });
+      assert.deepEqual([first?.param, first?.code], ['expires', 'out_of_range'], String(expires));
+    }
   });
 
   it('accepts phase values only from the list', async () => {

@@ -51,6 +51,9 @@ export interface AcceptedMessage {
 
 type Callback = (err?: Error | null) => void;
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+
 /** smtp-server's callbacks applying an interceptor's rules. Spread them into `new SMTPServer({...})`. */
 export interface InterceptCallbacks {
   onConnect(session: SessionLike, callback: Callback): void;
@@ -71,8 +74,24 @@ function answer(result: ForcedResult | undefined, callback: Callback): void {
   else done();
 }
 
+/** Decodes RFC 2047 encoded words (`=?UTF-8?Q?Caf=C3=A9?=`), as mail clients send non-ASCII header text. */
+function decodeWords(value: string): string {
+  return value
+    .replace(/(=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)\s+(?==\?)/g, '$1') // whitespace between encoded words is not text
+    .replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (word, charset: string, encoding: string, text: string) => {
+      try {
+        const bytes = encoding.toUpperCase() === 'B'
+          ? Buffer.from(text, 'base64')
+          : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+        return new TextDecoder(charset.split('*')[0]!.toLowerCase()).decode(bytes);
+      } catch {
+        return word; // an unknown charset: leave the word as it came
+      }
+    });
+}
+
 function parseHeaders(raw: Buffer): Record<string, string[]> {
-  const text = raw.toString('latin1');
+  const text = raw.toString('utf8');
   const end = text.search(/\r?\n\r?\n/);
   const block = (end === -1 ? text : text.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
   const headers: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
@@ -80,7 +99,7 @@ function parseHeaders(raw: Buffer): Record<string, string[]> {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const name = line.slice(0, colon).trim().toLowerCase();
-    (headers[name] ??= []).push(line.slice(colon + 1).trim());
+    (headers[name] ??= []).push(decodeWords(line.slice(colon + 1).trim()));
   }
   return { ...headers };
 }
@@ -143,14 +162,20 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
         const headers = parseHeaders(raw);
         const tags = envelopeTags(session);
         for (const value of header === undefined ? [] : headers[header] ?? []) {
-          for (const tag of value.split(',')) if (tag.trim() !== '') tags.push(tag.trim());
+          // A header is the sender's text: a tag the engine would refuse (control characters) is skipped.
+          for (const tag of value.split(',')) if (tag.trim() !== '' && !CONTROL.test(tag.trim())) tags.push(tag.trim());
         }
         // One reply ends the transaction: the first recipient a data-phase rule forces decides it.
         let forced: ForcedResult | undefined;
-        for (const rcpt of session.envelope.rcptTo) {
-          const result = interceptor.check({ mta: session.remoteAddress, ip: session.localAddress, recipient: rcpt.address, tags, phase: 'data' });
-          if (result && result.outcome !== 'accepted') { forced = result; break; }
-          forced ??= result;
+        try {
+          for (const rcpt of session.envelope.rcptTo) {
+            const result = interceptor.check({ mta: session.remoteAddress, ip: session.localAddress, recipient: rcpt.address, tags, phase: 'data' });
+            if (result && result.outcome !== 'accepted') { forced = result; break; }
+            forced ??= result;
+          }
+        } catch (err) {
+          // Never let a bad attempt escape this listener: it would crash the process.
+          return callback(Object.assign(new Error(`5.6.0 ${(err as Error).message.replace(/[\r\n]/g, ' ')}`), { responseCode: 554 }));
         }
         if (forced === undefined || forced.outcome === 'accepted') {
           onMessage?.(Object.freeze({

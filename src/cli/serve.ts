@@ -10,9 +10,8 @@ import { createFakeMx, type AcceptedMessage, type FakeMx } from '../adapters/smt
 import { errorResponse, HttpError, sendJson } from '../http/api-error.js';
 import { authenticate, credentials } from '../http/auth.js';
 import { createErrorsHandler } from '../http/index.js';
-import { Interceptor } from '../index.js';
+import { type ForcedResult, Interceptor } from '../index.js';
 import { FileStore } from '../stores/file.js';
-import { record } from '../testing/index.js';
 
 /** Settings of a running `serve`. */
 export interface ServeOptions {
@@ -37,7 +36,12 @@ export async function serve(options: ServeOptions): Promise<Served> {
   const store = new FileStore(options.rules);
   const interceptor = new Interceptor({ store });
   await interceptor.ready();
-  const recorder = record(interceptor);
+  // The last `keep` attempts, oldest first (a bounded log, not the unbounded recorder).
+  const recent: { at: number; attempt: unknown; result: ForcedResult | undefined }[] = [];
+  const stopObserving = interceptor.observe((attempt, result) => {
+    recent.push({ at: Date.now(), attempt: { ...attempt }, result });
+    if (recent.length > options.keep) recent.shift();
+  });
   const messages: AcceptedMessage[] = [];
   let mx: FakeMx;
   try {
@@ -59,8 +63,8 @@ export async function serve(options: ServeOptions): Promise<Served> {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'validation_error', 'method_not_allowed', `${req.method ?? ''} is not allowed on ${path}; allowed: GET`, { allow: 'GET, HEAD' });
         authenticate(creds, req.headers.authorization);
         if (path === '/v1/attempts') {
-          const attempts = recorder.attempts.slice(-options.keep).map((a) => ({
-            at: new Date(a.at).toISOString(), attempt: a.attempt, forced: a.forced, rule: a.ruleId, reply: a.result?.reply, outcome: a.result?.outcome ?? 'passed',
+          const attempts = recent.map((a) => ({
+            at: new Date(a.at).toISOString(), attempt: a.attempt, forced: a.result !== undefined, rule: a.result?.rule.id, reply: a.result?.reply, outcome: a.result?.outcome ?? 'passed',
           }));
           return sendJson(res, 200, attempts, { 'x-request-id': requestId });
         }
@@ -85,15 +89,11 @@ export async function serve(options: ServeOptions): Promise<Served> {
     await interceptor.close();
     throw describeListenError(err, options.host, options.httpPort, '--http-port');
   }
-  // Trim the recorder too, so a long-running server does not grow without bound.
-  const trim = setInterval(() => { if (recorder.attempts.length > options.keep * 2) recorder.reset(); }, 60_000);
-  trim.unref();
   return {
     smtp: { host: options.host, port: mx.port },
     http: { host: options.host, port: (http.address() as AddressInfo).port },
     async close() {
-      clearInterval(trim);
-      recorder.stop();
+      stopObserving();
       http.closeAllConnections();
       await Promise.all([mx.close(), new Promise<void>((resolve) => http.close(() => resolve()))]);
       await interceptor.close(); // waits for rule writes in flight

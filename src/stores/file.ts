@@ -130,11 +130,13 @@ export class FileStore implements RuleStore {
         await file.close();
       }
       await rename(temporary, this.path);
-      await syncDirectory(dir);
     } catch (err) {
       await rm(temporary, { force: true }).catch(() => undefined);
       throw new StoreUnavailableError(`cannot write rule file ${this.path}: ${(err as Error).message}`, { cause: err });
     }
+    // After the rename the file holds the new set: a failed directory fsync cannot undo that, so it does
+    // not fail the write (only a crash in the next instant could still lose the rename).
+    await syncDirectory(dir).catch(() => undefined);
   }
 }
 

@@ -91,6 +91,15 @@ describe('fake MX with nodemailer', () => {
     assert.equal(mx.messages.length, 1);
   });
 
+  it('survives odd tag headers and matches UTF-8 tags', async () => {
+    await ic.add({ tag: 'Café–Spring', code: 554, extended: '5.7.1', description: 'held', phase: 'data' });
+    // A TAB inside a tag used to escape the DATA handler as an uncaught exception.
+    await transport().sendMail(mail('a@example.org', { headers: { 'X-Campaign': 'promo\tspring, ok' } }));
+    assert.equal(mx.messages.length, 1, 'the invalid tag is skipped and the mail accepted');
+    const held = await transport().sendMail(mail('a@example.org', { headers: { 'X-Campaign': 'Café–Spring' } })).catch((e: SendError) => e);
+    assert.equal((held as SendError).response, '554 5.7.1 held');
+  });
+
   it('honours delay before replying', async () => {
     await ic.add({ recipient: 'slow@example.org', code: 250, delay: 300 });
     const started = performance.now();

@@ -82,3 +82,96 @@ describe('Interceptor with stores', () => {
     await Promise.all(instances.map((i) => i.close()));
   });
 });
+
+describe('cluster times budgets go to the traffic', () => {
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+  it('the instance that added a times: 1 rule forces it, even if another heard of it first', async () => {
+    const shared = new MemoryStore();
+    const [a, b] = [new Interceptor({ clusterStore: shared }), new Interceptor({ clusterStore: shared })];
+    await Promise.all([a.ready(), b.ready()]);
+    await a.add({ domain: 'gmail.com', code: 421, cluster: true, times: 1 });
+    await settle();
+    assert.equal(a.check({ domain: 'gmail.com' })?.code, 421);
+    await settle();
+    assert.equal(a.size + b.size, 0, 'used up everywhere');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('all applications are forced where the traffic is, and the rule then leaves the store', async () => {
+    const shared = new MemoryStore();
+    const [a, b] = [new Interceptor({ clusterStore: shared }), new Interceptor({ clusterStore: shared })];
+    await Promise.all([a.ready(), b.ready()]);
+    await b.add({ domain: 'gmail.com', code: 421, cluster: true, times: 3 });
+    let forced = 0;
+    for (let i = 0; i < 40 && b.size > 0; i++) {
+      if (b.check({ domain: 'gmail.com' })) forced++;
+      await settle();
+    }
+    assert.equal(forced, 3);
+    assert.equal(a.size, 0, 'a, which saw no traffic, held nothing back');
+    assert.deepEqual(await shared.load(), []);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('reports unreported uses on close, so the budget can still be used up', async () => {
+    const shared = new MemoryStore();
+    const a = new Interceptor({ clusterStore: shared });
+    await a.ready();
+    await a.add({ domain: 'gmail.com', code: 421, cluster: true, times: 2 });
+    await settle();
+    assert.ok(a.check({ domain: 'gmail.com' }));
+    await a.close(); // the use is reported (and nothing is held back)
+    const b = new Interceptor({ clusterStore: shared });
+    await b.ready();
+    let forced = 0;
+    for (let i = 0; i < 20 && b.size > 0; i++) {
+      if (b.check({ domain: 'gmail.com' })) forced++;
+      await settle();
+    }
+    assert.equal(forced, 1, 'one application was left');
+    assert.deepEqual(await shared.load(), []);
+    await b.close();
+  });
+});
+
+describe('persistence edge cases', () => {
+  it('retries a failed ready() once the store is back', async () => {
+    let down = true;
+    const inner = new MemoryStore();
+    const store: RuleStore = { load: () => (down ? Promise.reject(new Error('down')) : inner.load()), put: (r) => inner.put(r), delete: (i) => inner.delete(i), clear: () => inner.clear(), close: () => inner.close() };
+    const ic = new Interceptor({ store });
+    await assert.rejects(ic.ready(), StoreUnavailableError);
+    down = false;
+    await ic.ready();
+    await ic.add({ domain: 'a.example', code: 421 });
+    assert.equal(ic.size, 1);
+  });
+
+  it('an update another instance sends already expired removes the old version', async () => {
+    let t = Date.parse('2026-01-01T00:00:00Z');
+    const shared = new MemoryStore();
+    const a = new Interceptor({ clusterStore: shared, now: () => t });
+    const b = new Interceptor({ clusterStore: shared, now: () => t + 5000 }); // b's clock is 5 s ahead
+    await Promise.all([a.ready(), b.ready()]);
+    await a.add({ domain: 'gmail.com', code: 421, cluster: true });
+    assert.equal(b.size, 1);
+    await a.add({ domain: 'gmail.com', code: 421, cluster: true, ttl: 2 });
+    assert.equal(b.size, 0);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a rule re-added as its old version expires stays in the store', async () => {
+    let t = Date.parse('2026-01-01T00:00:00Z');
+    const store = new MemoryStore();
+    const ic = new Interceptor({ store, now: () => t });
+    await ic.add({ domain: 'a.example', code: 421, ttl: 1 });
+    t += 1500;
+    const readd = ic.add({ domain: 'a.example', code: 421, ttl: 60 });
+    ic.check({ domain: 'a.example' }); // the sweep expires the old version while the add is queued
+    await readd;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(ic.size, 1);
+    assert.equal((await store.load()).length, 1);
+  });
+});
