@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
 import type { Attempt, ForcedResult, Interceptor } from '../index.js';
+import { answer, type Callback } from './smtp-reply.js';
 
 /** The parts of an smtp-server session the adapter reads. */
 export interface SessionLike {
@@ -49,8 +50,6 @@ export interface AcceptedMessage {
   readonly receivedAt: number;
 }
 
-type Callback = (err?: Error | null) => void;
-
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 
@@ -60,18 +59,6 @@ export interface InterceptCallbacks {
   onMailFrom(address: { address: string }, session: SessionLike, callback: Callback): void;
   onRcptTo(address: { address: string }, session: SessionLike, callback: Callback): void;
   onData(stream: Readable, session: SessionLike, callback: Callback): void;
-}
-
-function replyError(result: ForcedResult): Error {
-  // smtp-server writes `<responseCode> <message>`; with its default hideENHANCEDSTATUSCODES it adds no
-  // enhanced code of its own, so the reply is exactly `code extended description`.
-  return Object.assign(new Error(`${result.extended} ${result.description}`), { responseCode: result.code });
-}
-
-function answer(result: ForcedResult | undefined, callback: Callback): void {
-  const done = () => callback(result === undefined || result.outcome === 'accepted' ? null : replyError(result));
-  if (result !== undefined && result.delay > 0) setTimeout(done, result.delay);
-  else done();
 }
 
 /** Decodes RFC 2047 encoded words (`=?UTF-8?Q?Caf=C3=A9?=`), as mail clients send non-ASCII header text. */
@@ -186,7 +173,7 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
             receivedAt: Date.now(),
           }));
         }
-        answer(forced, callback);
+        answer(forced, callback, true);
       });
     },
   };

@@ -1,0 +1,180 @@
+/**
+ * `smtp-intercept/haraka`: a Haraka outbound plugin. Its `get_mx` hook (priority -100, before other
+ * routers) checks every delivery and routes one that a rule forces to an in-process fake MX answering
+ * with the forced replies, so Haraka's own reply handling reports them: per recipient, `deferred` with a
+ * retry, `bounce` with a DSN, `delivered`. Haraka, `smtp-server` are peers; this module requires neither
+ * of Haraka's packages.
+ */
+import { lookup, resolveMx } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { Attempt, ForcedResult, Interceptor } from '../index.js';
+import { type DeliveryScript, type PlainReply, ScriptedMx } from './scripted-mx.js';
+
+/** haraka-constants: `next()` return codes. */
+const CONT = 900;
+const OK = 906;
+
+/** An MX as Haraka's `get_mx` takes it (haraka-net-utils `HarakaMx` fields). */
+export interface HarakaMxRoute {
+  exchange: string;
+  port: number;
+  priority: number;
+  bind?: string;
+  bind_helo?: string;
+}
+
+/** The parts of a Haraka outbound `HMailItem` the plugin reads. */
+export interface HMailLike {
+  todo: {
+    domain: string;
+    rcpt_to: readonly { address: string | (() => string) }[];
+    notes?: Record<string, unknown> & { get?: (path: string) => unknown };
+  };
+}
+
+/** The Haraka plugin object a hook runs on (`this`). */
+export interface HarakaPluginHost {
+  register_hook(hook: string, method: string, priority?: number): void;
+  config: { get(name: string, type?: unknown): unknown };
+  loginfo(...args: unknown[]): void;
+  logerror(...args: unknown[]): void;
+}
+
+/** Where the rule inputs of a delivery come from. */
+export interface HarakaInterceptOptions {
+  /** Key of the transaction notes (`todo.notes`, dotted paths allowed) holding the pool. @default 'pool' */
+  poolNote?: string;
+  /** Key of the notes holding the tags: a string (comma separated) or an array. @default 'tags' */
+  tagsNote?: string;
+  /** Key of the notes holding the local address to send from; else `bind`. @default 'bind' */
+  bindNote?: string;
+  /** Local address deliveries are sent from: the rule input `mta`, and `bind` of routed MXs. */
+  bind?: string;
+  /** Static routes, `domain -> host[:port]`: the plugin answers `get_mx` for these domains itself. */
+  routes?: Readonly<Record<string, string>>;
+  /**
+   * Look up the MX of other domains in DNS to know the rule input `ip` (the first MX's first
+   * address); Haraka (or a later `get_mx` plugin) still routes them. @default true
+   */
+  resolveMx?: boolean;
+  /** Reply to recipients no rule forces in a delivery that is routed to the fake MX. */
+  unforcedReply?: PlainReply;
+}
+
+/** The plugin object; `Object.assign(exports, plugin)` in a Haraka plugin file. */
+export interface HarakaPlugin {
+  register(this: HarakaPluginHost): void;
+  intercept_get_mx(this: HarakaPluginHost, next: (code?: number, mx?: HarakaMxRoute | HarakaMxRoute[]) => void, hmail: HMailLike, domain: string): void;
+  shutdown(this: HarakaPluginHost): void;
+}
+
+const DEFAULT_UNFORCED: PlainReply = {
+  code: 451, extended: '4.3.0', description: 'smtp-intercept: deferred with a forced recipient of the same message',
+};
+
+function note(notes: HMailLike['todo']['notes'], path: string): unknown {
+  if (notes === undefined) return undefined;
+  if (typeof notes.get === 'function') return notes.get(path);
+  return path.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), notes);
+}
+
+function parseRoute(route: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(route.trim());
+  if (!m) throw new Error(`smtp-intercept: route "${route}" is not host[:port]`);
+  return { host: m[1]!, port: m[2] === undefined ? 25 : Number(m[2]) };
+}
+
+async function firstMxAddress(domain: string): Promise<string | undefined> {
+  try {
+    const mxs = (await resolveMx(domain)).sort((a, b) => a.priority - b.priority);
+    const exchange = mxs[0]?.exchange;
+    if (!exchange) return undefined;
+    return isIP(exchange) ? exchange : (await lookup(exchange)).address;
+  } catch {
+    return undefined; // Haraka reports DNS failures itself; ip rules simply cannot match
+  }
+}
+
+/** Decides a delivery: undefined when no rule forces anything, else the fake MX's script. */
+export function scriptDelivery(interceptor: Interceptor, base: Attempt, recipients: readonly string[], unforced: PlainReply): DeliveryScript | undefined {
+  const failing = (r: ForcedResult | undefined) => r !== undefined && r.outcome !== 'accepted';
+  const connect = interceptor.check({ ...base, phase: 'connect' });
+  const mail = failing(connect) ? undefined : interceptor.check({ ...base, phase: 'mail' });
+  const map = new Map<string, { rcpt?: ForcedResult | undefined; data?: ForcedResult | undefined }>();
+  let forced = failing(connect) || failing(mail);
+  if (!forced) {
+    for (const recipient of recipients) {
+      const rcpt = interceptor.check({ ...base, recipient, phase: 'rcpt' });
+      const data = failing(rcpt) ? undefined : interceptor.check({ ...base, recipient, phase: 'data' });
+      if (rcpt !== undefined || data !== undefined) forced = true;
+      map.set(recipient.toLowerCase(), { rcpt, data });
+    }
+  }
+  return forced ? { connect, mail, recipients: map, unforced } : undefined;
+}
+
+/**
+ * Creates the Haraka plugin. Without `interceptor`, `register` builds one from `smtp-intercept.ini`
+ * (see docs/haraka.md): rules in `[main] rules_file` (a FileStore) or memory, REST API on `[http] port`.
+ *
+ * @example
+ * ```js
+ * // plugins/smtp-intercept.js in the Haraka directory
+ * Object.assign(exports, require('smtp-intercept/haraka').createHarakaPlugin())
+ * ```
+ */
+export function createHarakaPlugin(given?: { interceptor: Interceptor } & HarakaInterceptOptions): HarakaPlugin {
+  let interceptor = given?.interceptor;
+  let options: HarakaInterceptOptions = given ?? {};
+  let mx: ScriptedMx | undefined;
+  let stop: (() => Promise<void>) | undefined;
+
+  return {
+    register() {
+      mx = new ScriptedMx();
+      if (interceptor === undefined) {
+        const started = import('./haraka-config.js').then(({ fromHarakaConfig }) => fromHarakaConfig(this));
+        const pending = started.then((s) => { interceptor = s.interceptor; options = s.options; stop = s.close; this.loginfo(s.summary); });
+        pending.catch((err: unknown) => this.logerror(`smtp-intercept: ${String(err)}`));
+      }
+      this.register_hook('get_mx', 'intercept_get_mx', -100);
+    },
+
+    intercept_get_mx(next, hmail, domain) {
+      const ic = interceptor;
+      if (ic === undefined || mx === undefined) return next(CONT); // still starting: deliver normally
+      const route = options.routes?.[domain.toLowerCase()];
+      const notes = hmail.todo.notes;
+      const rawTags = note(notes, options.tagsNote ?? 'tags');
+      const bind = note(notes, options.bindNote ?? 'bind') ?? options.bind;
+      const base: Attempt = {
+        domain,
+        pool: typeof note(notes, options.poolNote ?? 'pool') === 'string' ? note(notes, options.poolNote ?? 'pool') as string : undefined,
+        mta: typeof bind === 'string' ? bind : undefined,
+        tags: Array.isArray(rawTags) ? rawTags.map(String) : typeof rawTags === 'string' ? rawTags.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
+      };
+      const recipients = hmail.todo.rcpt_to.map((r) => (typeof r.address === 'function' ? r.address() : String(r.address)));
+      const target = route === undefined ? undefined : parseRoute(route);
+      const ip = target !== undefined ? Promise.resolve(isIP(target.host) ? target.host : undefined)
+        : options.resolveMx === false ? Promise.resolve(undefined) : firstMxAddress(domain);
+      const real = target === undefined ? undefined
+        : { exchange: target.host, port: target.port, priority: 0, ...(base.mta === undefined ? {} : { bind: base.mta }) };
+
+      ip.then(async (address) => {
+        const script = scriptDelivery(ic, { ...base, ip: address }, recipients, options.unforcedReply ?? DEFAULT_UNFORCED);
+        if (script === undefined) return real === undefined ? next(CONT) : next(OK, real);
+        const fake = await mx!.route(script);
+        next(OK, { exchange: fake.host, port: fake.port, priority: 0 });
+      }).catch((err: unknown) => {
+        // An attempt the engine refuses (say a malformed note) must not stall the queue.
+        this.logerror(`smtp-intercept: ${String(err)}`);
+        real === undefined ? next(CONT) : next(OK, real);
+      });
+    },
+
+    shutdown() {
+      void mx?.close();
+      void stop?.();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The Haraka plugin in a real Haraka 3.x: forced replies reach Haraka's own outbound reply handling
+ * (deferred + retry, bounce + DSN, delivered), and unforced mail reaches a real smtp-server.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
+import { createFakeMx, type FakeMx } from '../../src/adapters/smtp-server.js';
+import { ErrorsClient } from '../../src/client/index.js';
+import { Interceptor, type RuleInput } from '../../src/index.js';
+import { type Haraka, startHaraka } from '../helpers/haraka.js';
+
+describe('Haraka plugin (real Haraka outbound)', () => {
+  let sink: FakeMx;
+  let haraka: Haraka;
+  let api: ErrorsClient;
+
+  before(async () => {
+    sink = await createFakeMx({ interceptor: new Interceptor() }); // a real receiving MX with no rules
+    const to = `127.0.0.1:${sink.port}`;
+    haraka = await startHaraka({ 'defer.test': to, 'bounce.test': to, 'ok.test': to, 'plain.test': to, 'retry.test': to, 'mixed.test': to, 'sender.test': to });
+    api = new ErrorsClient({ baseUrl: `http://127.0.0.1:${haraka.httpPort}` });
+  });
+  after(async () => {
+    await haraka?.stop();
+    await sink?.close();
+  });
+  beforeEach(async () => {
+    for (const { pool, mta, domain, ip, recipient, tag, cluster } of await api.list()) {
+      await api.remove(JSON.parse(JSON.stringify({ pool, mta, domain, ip, recipient, tag, cluster })) as RuleInput);
+    }
+  });
+
+  const send = (to: string[], headers: Record<string, string> = {}) => nodemailer
+    .createTransport({ host: '127.0.0.1', port: haraka.smtpPort, secure: false, ignoreTLS: true })
+    .sendMail({ from: 'app@sender.test', to, subject: 'hello', text: 'hi', headers });
+
+  it('defers with the exact reply in the deferred hook, and retries on the schedule', async () => {
+    await api.add({ domain: 'defer.test', code: 451, extended: '4.7.1', description: 'Try again later' });
+    await send(['a@defer.test', 'b@defer.test']);
+    const deferred = await haraka.waitFor((r) => r.hook === 'deferred' && r.domain === 'defer.test');
+    assert.equal(deferred.err, 'Some recipients temp failed: <a@defer.test>, <b@defer.test>');
+    assert.equal(deferred.delay, 5);
+    for (const rcpt of deferred.rcpts) {
+      assert.deepEqual([rcpt.dsn_action, rcpt.dsn_smtp_code, rcpt.dsn_smtp_extc, rcpt.dsn_smtp_response], ['delayed', '451', '4.7.1', 'Try again later']);
+      assert.equal(rcpt.reason, '451 4.7.1 Try again later');
+    }
+    // The retry runs five seconds later and is forced again: Haraka counts the second failure.
+    const second = await haraka.waitFor((r) => r.hook === 'deferred' && r.domain === 'defer.test' && r.num_failures === 2);
+    assert.equal(second.rcpts.length, 2);
+  });
+
+  it('defers twice, then delivers the retry to the real MX (times)', async () => {
+    await api.add({ domain: 'retry.test', code: 421, extended: '4.4.5', description: 'Busy', times: 2, phase: 'mail' });
+    sink.clear();
+    await send(['x@retry.test']);
+    const delivered = await haraka.waitFor((r) => r.hook === 'delivered' && r.domain === 'retry.test');
+    const deferrals = haraka.reports.filter((r) => r.hook === 'deferred' && r.domain === 'retry.test');
+    assert.equal(deferrals.length, 2);
+    assert.equal(deferrals[0]!.err, 'Upstream error: 421 4.4.5 Busy');
+    assert.equal(delivered.num_failures, 2);
+    assert.deepEqual(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@retry.test')).length, 1);
+  });
+
+  it('bounces a 5xx with its text, and the DSN goes to the sender', async () => {
+    await api.add({ domain: 'bounce.test', code: 550, extended: '5.7.1', description: 'Blocked by policy' });
+    sink.clear();
+    await send(['x@bounce.test']);
+    const bounce = await haraka.waitFor((r) => r.hook === 'bounce' && r.domain === 'bounce.test');
+    assert.equal(bounce.err, 'Some recipients failed: <x@bounce.test>');
+    assert.deepEqual([bounce.rcpts[0]!.dsn_action, bounce.rcpts[0]!.dsn_smtp_code, bounce.rcpts[0]!.dsn_smtp_extc, bounce.rcpts[0]!.reason],
+      ['failed', '550', '5.7.1', '550 5.7.1 Blocked by policy']);
+    await haraka.waitFor((r) => r.hook === 'delivered' && r.domain === 'sender.test');
+    const dsn = sink.messages.find((m) => m.envelope.rcptTo.includes('app@sender.test'));
+    assert.ok(dsn, 'the DSN reached the sender');
+    assert.equal(dsn.envelope.mailFrom, '');
+    assert.match(dsn.raw.toString(), /550 5\.7\.1 Blocked by policy/);
+  });
+
+  it('counts a forced 2xx as delivered without delivering', async () => {
+    // At DATA the forced 2xx is the final reply Haraka reports; at RCPT (the default phase) it would answer RCPT only.
+    await api.add({ domain: 'ok.test', code: 250, extended: '2.0.0', description: 'Queued as FORCED', phase: 'data' });
+    sink.clear();
+    await send(['x@ok.test']);
+    const delivered = await haraka.waitFor((r) => r.hook === 'delivered' && r.domain === 'ok.test');
+    assert.match(delivered.response ?? '', /2\.0\.0 Queued as FORCED/);
+    assert.equal(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@ok.test')).length, 0);
+  });
+
+  it('delivers a domain no rule matches to the real MX', async () => {
+    await api.add({ domain: 'defer.test', code: 451 });
+    sink.clear();
+    await send(['x@plain.test']);
+    await haraka.waitFor((r) => r.hook === 'delivered' && r.domain === 'plain.test');
+    assert.deepEqual(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@plain.test')).length, 1);
+  });
+
+  it('answers per recipient: a forced recipient fails, the others of that message are deferred, never lost', async () => {
+    await api.add({ recipient: 'bad@mixed.test', code: 550, extended: '5.1.1', description: 'No such user' });
+    sink.clear();
+    await send(['bad@mixed.test', 'good@mixed.test']);
+    const bounce = await haraka.waitFor((r) => r.hook === 'bounce' && r.domain === 'mixed.test');
+    assert.deepEqual(bounce.rcpts.map((r) => r.address), ['bad@mixed.test']);
+    // The unforced recipient is retried alone and then delivered for real.
+    await haraka.waitFor((r) => r.hook === 'delivered' && r.domain === 'mixed.test');
+    assert.deepEqual(sink.messages.filter((m) => m.envelope.rcptTo.includes('good@mixed.test')).length, 1);
+  });
+});
