@@ -83,7 +83,7 @@ describe('Haraka plugin (real Haraka outbound)', () => {
     sink.clear();
     await send(['x@ok.test']);
     const delivered = await haraka.waitFor((r) => r.hook === 'delivered' && r.domain === 'ok.test');
-    assert.match(delivered.response ?? '', /2\.0\.0 Queued as FORCED/);
+    assert.equal(delivered.response, 'Queued as FORCED'); // Haraka reports the text after the enhanced code
     assert.equal(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@ok.test')).length, 0);
   });
 
