@@ -18,7 +18,7 @@ describe('Haraka plugin (real Haraka outbound)', () => {
   before(async () => {
     sink = await createFakeMx({ interceptor: new Interceptor() }); // a real receiving MX with no rules
     const to = `127.0.0.1:${sink.port}`;
-    haraka = await startHaraka({ 'defer.test': to, 'bounce.test': to, 'ok.test': to, 'plain.test': to, 'retry.test': to, 'mixed.test': to, 'sender.test': to });
+    haraka = await startHaraka({ 'defer.test': to, 'bounce.test': to, 'ok.test': to, 'plain.test': to, 'retry.test': to, 'mixed.test': to, 'close.test': to, 'sender.test': to });
     api = new ErrorsClient({ baseUrl: `http://127.0.0.1:${haraka.httpPort}` });
   });
   after(async () => {
@@ -60,6 +60,15 @@ describe('Haraka plugin (real Haraka outbound)', () => {
     assert.equal(deferrals[0]!.err, 'Upstream error: 421 4.4.5 Busy');
     assert.equal(delivered.num_failures, 2);
     assert.deepEqual(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@retry.test')).length, 1);
+  });
+
+  it('a 421 at RCPT (smtp-server then closes the connection) defers that recipient with the exact reply', async () => {
+    await api.add({ domain: 'close.test', code: 421, extended: '4.7.0', description: 'Too many connections' });
+    await send(['x@close.test']);
+    const deferred = await haraka.waitFor((r) => r.hook === 'deferred' && r.domain === 'close.test');
+    assert.equal(deferred.err, 'Some recipients temp failed: <x@close.test>');
+    assert.deepEqual(deferred.rcpts.map((r) => [r.dsn_action, r.dsn_smtp_code, r.dsn_smtp_extc, r.dsn_smtp_response]),
+      [['delayed', '421', '4.7.0', 'Too many connections']]);
   });
 
   it('bounces a 5xx with its text, and the DSN goes to the sender', async () => {
