@@ -10,6 +10,8 @@ import { isIP } from 'node:net';
 import type { Attempt, ForcedResult, Interceptor } from '../index.js';
 import { type DeliveryScript, type PlainReply, ScriptedMx } from './scripted-mx.js';
 
+export type { PlainReply } from './scripted-mx.js';
+
 /** haraka-constants: `next()` return codes. */
 const CONT = 900;
 const OK = 906;
@@ -96,7 +98,7 @@ async function firstMxAddress(domain: string): Promise<string | undefined> {
 }
 
 /** Decides a delivery: undefined when no rule forces anything, else the fake MX's script. */
-export function scriptDelivery(interceptor: Interceptor, base: Attempt, recipients: readonly string[], unforced: PlainReply): DeliveryScript | undefined {
+function scriptDelivery(interceptor: Interceptor, base: Attempt, recipients: readonly string[], unforced: PlainReply): DeliveryScript | undefined {
   const failing = (r: ForcedResult | undefined) => r !== undefined && r.outcome !== 'accepted';
   const connect = interceptor.check({ ...base, phase: 'connect' });
   const mail = failing(connect) ? undefined : interceptor.check({ ...base, phase: 'mail' });
@@ -128,21 +130,30 @@ export function createHarakaPlugin(given?: { interceptor: Interceptor } & Haraka
   let options: HarakaInterceptOptions = given ?? {};
   let mx: ScriptedMx | undefined;
   let stop: (() => Promise<void>) | undefined;
+  let starting: Promise<void> | undefined;
 
-  return {
+  const plugin: HarakaPlugin = {
     register() {
       mx = new ScriptedMx();
       if (interceptor === undefined) {
         const started = import('./haraka-config.js').then(({ fromHarakaConfig }) => fromHarakaConfig(this));
-        const pending = started.then((s) => { interceptor = s.interceptor; options = s.options; stop = s.close; this.loginfo(s.summary); });
-        pending.catch((err: unknown) => this.logerror(`smtp-intercept: ${String(err)}`));
+        starting = started.then((s) => { interceptor = s.interceptor; options = s.options; stop = s.close; this.loginfo(s.summary); });
+        // Without its rules the plugin checks nothing: deliveries go out as if it were not installed.
+        starting = starting
+          .catch((err: unknown) => this.logerror(`smtp-intercept: not started, deliveries are not checked: ${String(err)}`))
+          .finally(() => { starting = undefined; });
       }
       this.register_hook('get_mx', 'intercept_get_mx', -100);
     },
 
     intercept_get_mx(next, hmail, domain) {
+      // Haraka may load its queue before the rules are read: those deliveries wait for them.
+      if (interceptor === undefined && starting !== undefined) {
+        void starting.then(() => plugin.intercept_get_mx.call(this, next, hmail, domain));
+        return;
+      }
       const ic = interceptor;
-      if (ic === undefined || mx === undefined) return next(CONT); // still starting: deliver normally
+      if (ic === undefined || mx === undefined) return next(CONT);
       const route = options.routes?.[domain.toLowerCase()];
       const notes = hmail.todo.notes;
       const rawTags = note(notes, options.tagsNote ?? 'tags');
@@ -177,4 +188,5 @@ export function createHarakaPlugin(given?: { interceptor: Interceptor } & Haraka
       void stop?.();
     },
   };
+  return plugin;
 }
