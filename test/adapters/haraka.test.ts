@@ -18,7 +18,7 @@ describe('Haraka plugin (real Haraka outbound)', () => {
   before(async () => {
     sink = await createFakeMx({ interceptor: new Interceptor() }); // a real receiving MX with no rules
     const to = `127.0.0.1:${sink.port}`;
-    haraka = await startHaraka({ 'defer.test': to, 'bounce.test': to, 'ok.test': to, 'plain.test': to, 'retry.test': to, 'mixed.test': to, 'close.test': to, 'sender.test': to });
+    haraka = await startHaraka({ 'defer.test': to, 'bounce.test': to, 'ok.test': to, 'plain.test': to, 'retry.test': to, 'mixed.test': to, 'close.test': to, 'pool.test': to, 'sender.test': to });
     api = new ErrorsClient({ baseUrl: `http://127.0.0.1:${haraka.httpPort}` });
   });
   after(async () => {
@@ -102,6 +102,21 @@ describe('Haraka plugin (real Haraka outbound)', () => {
     await send(['x@plain.test']);
     await haraka.waitFor((r) => r.hook === 'delivered' && r.domain === 'plain.test');
     assert.deepEqual(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@plain.test')).length, 1);
+  });
+
+  it('takes pool and tags from the transaction notes', async () => {
+    await api.add({ pool: 'shared-pool-1', domain: 'pool.test', code: 553, extended: '5.7.1', description: 'Pool blocked' });
+    await api.add({ tag: 'Campaign1', code: 452, extended: '4.2.2', description: 'Campaign held' });
+    sink.clear();
+    await send(['p@pool.test'], { 'X-Pool': 'shared-pool-1' });
+    const bounce = await haraka.waitFor((r) => r.hook === 'bounce' && r.rcpts.some((x) => x.address === 'p@pool.test'));
+    assert.equal(bounce.rcpts[0]!.reason, '553 5.7.1 Pool blocked');
+    await send(['t@pool.test'], { 'X-Campaign': 'Other,Campaign1' });
+    const held = await haraka.waitFor((r) => r.hook === 'deferred' && r.rcpts.some((x) => x.address === 't@pool.test'));
+    assert.equal(held.rcpts[0]!.reason, '452 4.2.2 Campaign held');
+    await send(['n@pool.test'], { 'X-Pool': 'other-pool' }); // neither rule: delivered
+    await haraka.waitFor((r) => r.hook === 'delivered' && r.domain === 'pool.test');
+    assert.equal(sink.messages.filter((m) => m.envelope.rcptTo.includes('n@pool.test')).length, 1);
   });
 
   it('answers per recipient: a forced recipient fails, the others of that message are deferred, never lost', async () => {

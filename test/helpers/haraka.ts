@@ -51,6 +51,15 @@ exports.hook_delivered = function (next, hmail, params) { report('delivered', hm
 const RELAY = `
 exports.hook_connect_init = function (next, connection) { connection.relaying = true; next() }
 exports.hook_rcpt = function (next) { next(OK) }
+// Where an application puts pool and campaign: here from headers, into the notes the plugin reads.
+exports.hook_data_post = function (next, connection) {
+  const t = connection.transaction
+  const pool = t.header.get('X-Pool').trim()
+  const tags = t.header.get('X-Campaign').trim()
+  if (pool) t.notes.pool = pool
+  if (tags) t.notes.tags = tags.split(',')
+  next()
+}
 `;
 
 /** Starts Haraka with `routes` (domain -> host:port) and the plugin's REST API on a free port. */
