@@ -154,32 +154,34 @@ export function createHarakaPlugin(given?: { interceptor: Interceptor } & Haraka
       }
       const ic = interceptor;
       if (ic === undefined || mx === undefined) return next(CONT);
-      const route = options.routes?.[domain.toLowerCase()];
       const notes = hmail.todo.notes;
+      const pool = note(notes, options.poolNote ?? 'pool');
       const rawTags = note(notes, options.tagsNote ?? 'tags');
       const bind = note(notes, options.bindNote ?? 'bind') ?? options.bind;
       const base: Attempt = {
         domain,
-        pool: typeof note(notes, options.poolNote ?? 'pool') === 'string' ? note(notes, options.poolNote ?? 'pool') as string : undefined,
+        pool: typeof pool === 'string' ? pool : undefined,
         mta: typeof bind === 'string' ? bind : undefined,
         tags: Array.isArray(rawTags) ? rawTags.map(String) : typeof rawTags === 'string' ? rawTags.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
       };
       const recipients = hmail.todo.rcpt_to.map((r) => (typeof r.address === 'function' ? r.address() : String(r.address)));
-      const target = route === undefined ? undefined : parseRoute(route);
-      const ip = target !== undefined ? Promise.resolve(isIP(target.host) ? target.host : undefined)
-        : options.resolveMx === false ? Promise.resolve(undefined) : firstMxAddress(domain);
-      const real = target === undefined ? undefined
-        : { exchange: target.host, port: target.port, priority: 0, ...(base.mta === undefined ? {} : { bind: base.mta }) };
+      let real: HarakaMxRoute | undefined;
 
-      ip.then(async (address) => {
+      (async () => {
+        const route = options.routes?.[domain.toLowerCase()];
+        const target = route === undefined ? undefined : parseRoute(route);
+        if (target !== undefined) real = { exchange: target.host, port: target.port, priority: 0, ...(base.mta === undefined ? {} : { bind: base.mta }) };
+        const address = target !== undefined ? (isIP(target.host) ? target.host : undefined)
+          : options.resolveMx === false ? undefined : await firstMxAddress(domain);
         const script = scriptDelivery(ic, { ...base, ip: address }, recipients, options.unforcedReply ?? DEFAULT_UNFORCED);
         if (script === undefined) return real === undefined ? next(CONT) : next(OK, real);
         const fake = await mx!.route(script);
         next(OK, { exchange: fake.host, port: fake.port, priority: 0 });
-      }).catch((err: unknown) => {
-        // An attempt the engine refuses (say a malformed note) must not stall the queue.
-        this.logerror(`smtp-intercept: ${String(err)}`);
-        real === undefined ? next(CONT) : next(OK, real);
+      })().catch((err: unknown) => {
+        // A bad route or an attempt the engine refuses (say a malformed note) must not stall the queue.
+        this.logerror(`smtp-intercept: delivery to ${domain} not checked: ${String(err)}`);
+        if (real === undefined) next(CONT);
+        else next(OK, real);
       });
     },
 
