@@ -3,7 +3,7 @@
 // (the `npm test` script does it).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +15,7 @@ const ADAPTER_DIRS = ['/http/', '/stores/', '/adapters/', '/client/', '/testing/
 
 let dir: string;
 let tarball: string;
+let dev: (name: string, under?: string) => string;
 
 function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -26,7 +27,7 @@ describe('packed package', () => {
     tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
     // ioredis and smtp-server are optional peer dependencies, needed only by their subpaths.
-    const dev = (name: string) => `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`;
+    dev = (name: string, under = '') => `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', under, name, 'package.json'), 'utf8')) as { version: string }).version}`;
     run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball), dev('typescript'), dev('ioredis'), dev('smtp-server')]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,6 +55,23 @@ describe('packed package', () => {
     ].join('\n');
     writeFileSync(join(dir, 'cjs.cjs'), script);
     assert.equal(run('node', ['cjs.cjs']).trim(), 'true code');
+  });
+
+  it("loads as a ZoneMTA plugin from ZoneMTA's config key modules/smtp-intercept/zonemta", () => {
+    const script = [
+      `const PluginHandler = require('@zone-eu/wild-plugins');`,
+      `const errors = [];`,
+      `const handler = new PluginHandler({ context: 'sender', logger: { info() {}, error(...a) { errors.push(a.map(String).join(' ')) } }, plugins: { 'modules/${pkg.name}/zonemta': { enabled: 'sender' } } });`,
+      // Without Redis the plugin loads, says why it checks nothing, and lets deliveries through.
+      `handler.load(() => console.log(handler.loaded.map((p) => p.title).join(), handler.hooks.has('sender:connect'), /redis is missing/.test(errors.join())));`,
+    ].join('\n');
+    // A ZoneMTA application of its own: ZoneMTA's loader (wild-plugins, which wants ioredis 5) and the tarball.
+    const app = join(dir, 'zonemta-app');
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'zonemta-app', private: true }));
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball), dev('@zone-eu/wild-plugins', 'zone-mta/node_modules')], { cwd: app, stdio: 'ignore' });
+    writeFileSync(join(app, 'load.cjs'), script);
+    assert.equal(execFileSync('node', ['load.cjs'], { cwd: app, encoding: 'utf8' }).trim(), 'smtp-intercept true true');
   });
 
   it('installs the smtp-intercept command', () => {

@@ -7,8 +7,8 @@
  */
 import { lookup, resolveMx } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { Attempt, ForcedResult, Interceptor } from '../index.js';
-import { type DeliveryScript, type PlainReply, ScriptedMx } from './scripted-mx.js';
+import type { Attempt, Interceptor } from '../index.js';
+import { type PlainReply, ScriptedMx, scriptDelivery } from './scripted-mx.js';
 
 export type { PlainReply } from './scripted-mx.js';
 
@@ -95,24 +95,6 @@ async function firstMxAddress(domain: string): Promise<string | undefined> {
   } catch {
     return undefined; // Haraka reports DNS failures itself; ip rules simply cannot match
   }
-}
-
-/** Decides a delivery: undefined when no rule forces anything, else the fake MX's script. */
-function scriptDelivery(interceptor: Interceptor, base: Attempt, recipients: readonly string[], unforced: PlainReply): DeliveryScript | undefined {
-  const failing = (r: ForcedResult | undefined) => r !== undefined && r.outcome !== 'accepted';
-  const connect = interceptor.check({ ...base, phase: 'connect' });
-  const mail = failing(connect) ? undefined : interceptor.check({ ...base, phase: 'mail' });
-  const map = new Map<string, { rcpt?: ForcedResult | undefined; data?: ForcedResult | undefined }>();
-  let forced = failing(connect) || failing(mail);
-  if (!forced) {
-    for (const recipient of recipients) {
-      const rcpt = interceptor.check({ ...base, recipient, phase: 'rcpt' });
-      const data = failing(rcpt) ? undefined : interceptor.check({ ...base, recipient, phase: 'data' });
-      if (rcpt !== undefined || data !== undefined) forced = true;
-      map.set(recipient.toLowerCase(), { rcpt, data });
-    }
-  }
-  return forced ? { connect, mail, recipients: map, unforced } : undefined;
 }
 
 /**

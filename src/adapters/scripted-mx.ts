@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
-import type { ForcedResult } from '../index.js';
+import type { Attempt, ForcedResult, Interceptor } from '../index.js';
 import { answer, type Callback, replyError } from './smtp-reply.js';
 
 /** A reply given without a rule: recipients of a routed delivery that no rule forces. */
@@ -25,6 +25,24 @@ export interface DeliveryScript {
   readonly recipients: ReadonlyMap<string, { readonly rcpt?: ForcedResult | undefined; readonly data?: ForcedResult | undefined }>;
   /** The RCPT reply for a recipient the script has no result for. */
   readonly unforced: PlainReply;
+}
+
+/** Decides a delivery: undefined when no rule forces anything, else the fake MX's script. */
+export function scriptDelivery(interceptor: Interceptor, base: Attempt, recipients: readonly string[], unforced: PlainReply): DeliveryScript | undefined {
+  const failing = (r: ForcedResult | undefined) => r !== undefined && r.outcome !== 'accepted';
+  const connect = interceptor.check({ ...base, phase: 'connect' });
+  const mail = failing(connect) ? undefined : interceptor.check({ ...base, phase: 'mail' });
+  const map = new Map<string, { rcpt?: ForcedResult | undefined; data?: ForcedResult | undefined }>();
+  let forced = failing(connect) || failing(mail);
+  if (!forced) {
+    for (const recipient of recipients) {
+      const rcpt = interceptor.check({ ...base, recipient, phase: 'rcpt' });
+      const data = failing(rcpt) ? undefined : interceptor.check({ ...base, recipient, phase: 'data' });
+      if (rcpt !== undefined || data !== undefined) forced = true;
+      map.set(recipient.toLowerCase(), { rcpt, data });
+    }
+  }
+  return forced ? { connect, mail, recipients: map, unforced } : undefined;
 }
 
 interface Session { id: string; envelope: { rcptTo: { address: string }[] } }

@@ -1,0 +1,140 @@
+/**
+ * ZoneMTA's real sender process (zone-mta 3.10.x `lib/sender.js`, its plugin loader, mx-connect and
+ * bounce classification) in a child process, configured by a real ZoneMTA config file that loads the
+ * plugin from the build. Only the queue is in memory (see zonemta-sender.cjs): ZoneMTA's queue needs
+ * MongoDB. The child reports each queue command the sender makes (DEFER, RELEASE, BOUNCE).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** One queue command of the sender, as ZoneMTA's queue server would receive it. */
+export interface QueueReport {
+  cmd: 'DEFER' | 'RELEASE' | 'BOUNCE' | 'ERROR';
+  id: string;
+  seq: string;
+  recipient?: string;
+  to?: string;
+  from?: string;
+  ttl?: number;
+  response?: string;
+  category?: string;
+  address?: string;
+  status?: { delivered: boolean; response: string; mx?: string; ip?: string };
+  message?: string;
+}
+
+export interface ZoneMta {
+  reports: QueueReport[];
+  /** Queues a message (one delivery per recipient) and returns its queue id. */
+  queue(from: string, to: string[], headers?: Record<string, string>): string;
+  waitFor(match: (r: QueueReport) => boolean, timeoutMs?: number): Promise<QueueReport>;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export interface ZoneMtaOptions {
+  /** Port of the real MX every domain's MX points at (zone `port`). */
+  mxPort: number;
+  /** MX address per domain (default 127.0.0.1): the rule input `ip`. */
+  mxAddresses?: Record<string, string>;
+  /** The plugin's entry in ZoneMTA's `plugins` config (redis, prefix, tagHeader...). */
+  plugin: Record<string, unknown>;
+  /** ZoneMTA `queue.deferTimes`, in milliseconds. */
+  deferTimes?: number[];
+}
+
+// Sets delivery.mx the way a routing plugin does, so no DNS is asked.
+const ROUTER = `
+module.exports.title = 'TestRouter'
+module.exports.init = (app, done) => {
+  app.addHook('sender:fetch', async (delivery) => {
+    const ip = app.config.mxAddresses[delivery.domain] || '127.0.0.1'
+    delivery.mx = [{ priority: 10, exchange: 'mx.' + delivery.domain, A: [ip], AAAA: [] }]
+  })
+  done()
+}
+`;
+
+export async function startZoneMta(options: ZoneMtaOptions): Promise<ZoneMta> {
+  const dir = mkdtempSync(join(tmpdir(), 'zonemta-'));
+  const zoneMtaDir = dirname(createRequire(import.meta.url).resolve('zone-mta/package.json'));
+  writeFileSync(join(dir, 'router.js'), ROUTER);
+  const config = {
+    ident: 'zone-mta-test',
+    log: { level: 'info', queue: false },
+    dns: { caching: false },
+    mtaSts: { enabled: false },
+    queue: { deferTimes: options.deferTimes ?? [1000, 1000, 60_000] },
+    pools: { default: [{ address: '127.0.0.1', name: 'localhost' }] },
+    zones: { default: { port: options.mxPort, connections: 1, processes: 1, pool: 'default', ignoreIPv6: true } },
+    plugins: {
+      [resolve('dist/cjs/adapters/zonemta.js')]: { enabled: 'sender', ...options.plugin },
+      [join(dir, 'router.js')]: { enabled: 'sender', mxAddresses: options.mxAddresses ?? {} },
+    },
+  };
+  writeFileSync(join(dir, 'zonemta.json'), JSON.stringify(config, null, 2));
+
+  const harness = join(dirname(fileURLToPath(import.meta.url)), 'zonemta-sender.cjs');
+  const child: ChildProcess = fork(harness, [], {
+    cwd: zoneMtaDir,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...process.env, NODE_CONFIG_PATH: join(dir, 'zonemta.json'), ZONE: 'default', NODE_ENV: 'production' },
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+  const reports: QueueReport[] = [];
+  const waiters = new Set<() => void>();
+  let ready: { plugins: string[] } | undefined;
+  child.on('message', (m: QueueReport | { ready: true; plugins: string[] }) => {
+    if ('ready' in m) ready = m;
+    else reports.push(m);
+    for (const w of waiters) w();
+  });
+
+  const started = Date.now();
+  while (ready === undefined) {
+    if (child.exitCode !== null) throw new Error(`the ZoneMTA sender exited (${child.exitCode}):\n${output}`);
+    if (Date.now() - started > 20_000) { child.kill('SIGKILL'); throw new Error(`the ZoneMTA sender did not start in 20 s:\n${output}`); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!ready.plugins.includes('smtp-intercept')) throw new Error(`ZoneMTA did not load the plugin (loaded: ${ready.plugins.join(', ')}):\n${output}`);
+
+  return {
+    reports,
+    log: () => output,
+    queue(from, to, headers = {}) {
+      const id = randomBytes(8).toString('hex');
+      const head = Object.entries({ From: from, To: to.join(', '), Subject: 'hello', 'Message-ID': `<${id}@sender.test>`, ...headers })
+        .map(([k, v]) => `${k}: ${v}`).join('\r\n');
+      child.send({ id, from, to, message: `${head}\r\n\r\nhi\r\n` });
+      return id;
+    },
+    waitFor(match, timeoutMs = 20_000) {
+      return new Promise((ok, fail) => {
+        const check = () => {
+          const found = reports.find(match);
+          if (found) { clearTimeout(timer); waiters.delete(check); ok(found); }
+        };
+        const timer = setTimeout(() => { waiters.delete(check); fail(new Error(`no matching ZoneMTA queue command within ${timeoutMs} ms; saw ${JSON.stringify(reports)}\n${output.slice(-4000)}`)); }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
