@@ -14,7 +14,7 @@ import { ErrorsClient } from '../../src/client/index.js';
 import type { RuleInput } from '../../src/index.js';
 import { freePort } from '../helpers/haraka.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
-import { type QueueReport, startZoneMta, type ZoneMta } from '../helpers/zonemta.js';
+import { examplePluginEntry, fromZoneMta, type QueueReport, startZoneMta, type ZoneMta } from '../helpers/zonemta.js';
 
 const require = createRequire(import.meta.url);
 const PLUGIN = resolve('dist/cjs/adapters/zonemta.js');
@@ -55,16 +55,14 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
       'x@real-bounce.test': { code: 550, text: '5.7.1 Blocked by policy' },
     });
     const plugin = { redis: redis.url, prefix: 'zm-test', instance: 'mta-1' };
-    // The main process: ZoneMTA's plugin loader (wild-plugins) with the plugin's REST API.
-    const zoneMtaDir = resolve(require.resolve('zone-mta/package.json'), '..');
-    const fromZoneMta = createRequire(resolve(zoneMtaDir, 'package.json'));
+    // The main process: ZoneMTA's plugin loader (wild-plugins) with the example's entry and its REST API.
     const PluginHandler = fromZoneMta('@zone-eu/wild-plugins') as new (options: object) => WildPlugins;
     const apiPort = await freePort();
     const logger = fromZoneMta('npmlog') as { level: string };
     logger.level = 'warn';
     const loader = new PluginHandler({
       logger, context: 'main', log: {}, db: {},
-      plugins: { [PLUGIN]: { enabled: ['main', 'sender'], ...plugin, api: { port: apiPort, token: 'secret' } } },
+      plugins: { [PLUGIN]: { ...examplePluginEntry(), ...plugin, api: { port: apiPort, token: 'secret' } } },
     });
     await new Promise<void>((ok) => loader.load(ok));
     assert.deepEqual(loader.loaded.map((p) => p.title), ['smtp-intercept']);
@@ -126,6 +124,13 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
     assert.equal(released.status!.delivered, true);
     assert.match(released.status!.response, /^250 2\.0\.0 Queued by smtp-intercept/);
     assert.ok(!mx.received.includes('x@ok.test'));
+  });
+
+  it('a forced greeting (phase connect) is deferred with its reply', async () => {
+    await add({ domain: 'greet.test', code: 421, extended: '4.7.0', description: 'Too busy', phase: 'connect' });
+    const id = zonemta.queue('app@sender.test', ['x@greet.test']);
+    const deferred = await zonemta.waitFor(of(id, 'DEFER'));
+    assert.equal(deferred.response, '421 4.7.0 Too busy');
   });
 
   it('defers twice, then delivers to the real MX (times)', async () => {

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -42,7 +42,7 @@ export interface ZoneMtaOptions {
   mxPort: number;
   /** MX address per domain (default 127.0.0.1): the rule input `ip`. */
   mxAddresses?: Record<string, string>;
-  /** The plugin's entry in ZoneMTA's `plugins` config (redis, prefix, tagHeader...). */
+  /** Settings replacing those of the example's plugin entry (redis, prefix...). */
   plugin: Record<string, unknown>;
   /** ZoneMTA `queue.deferTimes`, in milliseconds. */
   deferTimes?: number[];
@@ -60,9 +60,22 @@ module.exports.init = (app, done) => {
 }
 `;
 
+export const PLUGIN_KEY = 'modules/smtp-intercept/zonemta';
+const zoneMtaDir = dirname(createRequire(import.meta.url).resolve('zone-mta/package.json'));
+/** Requires a package as ZoneMTA does (its own dependencies). */
+export const fromZoneMta = createRequire(join(zoneMtaDir, 'package.json'));
+
+/** The plugin entry of examples/zonemta, parsed by ZoneMTA's TOML parser. */
+export function examplePluginEntry(): Record<string, unknown> {
+  const { parse } = fromZoneMta('toml') as { parse(text: string): Record<string, Record<string, unknown>> };
+  return parse(readFileSync('examples/zonemta/config/plugins/smtp-intercept.toml', 'utf8'))[PLUGIN_KEY]!;
+}
+
 export async function startZoneMta(options: ZoneMtaOptions): Promise<ZoneMta> {
   const dir = mkdtempSync(join(tmpdir(), 'zonemta-'));
-  const zoneMtaDir = dirname(createRequire(import.meta.url).resolve('zone-mta/package.json'));
+  // ZoneMTA requires `modules/...` plugins by package name: this package, as if installed.
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(resolve('.'), join(dir, 'node_modules', 'smtp-intercept'), 'dir');
   writeFileSync(join(dir, 'router.js'), ROUTER);
   const config = {
     ident: 'zone-mta-test',
@@ -73,7 +86,7 @@ export async function startZoneMta(options: ZoneMtaOptions): Promise<ZoneMta> {
     pools: { default: [{ address: '127.0.0.1', name: 'localhost' }] },
     zones: { default: { port: options.mxPort, connections: 1, processes: 1, pool: 'default', ignoreIPv6: true } },
     plugins: {
-      [resolve('dist/cjs/adapters/zonemta.js')]: { enabled: 'sender', ...options.plugin },
+      [PLUGIN_KEY]: { ...examplePluginEntry(), ...options.plugin },
       [join(dir, 'router.js')]: { enabled: 'sender', mxAddresses: options.mxAddresses ?? {} },
     },
   };
@@ -83,7 +96,7 @@ export async function startZoneMta(options: ZoneMtaOptions): Promise<ZoneMta> {
   const child: ChildProcess = fork(harness, [], {
     cwd: zoneMtaDir,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...process.env, NODE_CONFIG_PATH: join(dir, 'zonemta.json'), ZONE: 'default', NODE_ENV: 'production' },
+    env: { ...process.env, NODE_CONFIG_PATH: join(dir, 'zonemta.json'), NODE_PATH: join(dir, 'node_modules'), ZONE: 'default', NODE_ENV: 'production' },
   });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
