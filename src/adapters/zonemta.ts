@@ -142,6 +142,10 @@ export function createZoneMtaPlugin(given?: { interceptor: Interceptor } & ZoneM
 
     async init(app) {
       const context = app.manager?.context ?? 'sender';
+      if (context !== 'sender' && context !== 'main') {
+        app.logger.info(LOG, 'nothing to do in the %s context (enable it in "main" and "sender")', context);
+        return;
+      }
       if (context === 'sender') {
         mx = new ScriptedMx();
         app.addHook('sender:fetch', async (delivery: ZoneMtaDelivery) => {
