@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { ChildHost } from './child-host.js';
 
 /** One outbound hook as Haraka ran it. */
 export interface HookReport {
@@ -84,42 +85,15 @@ export async function startHaraka(routes: Record<string, string>, outbound = 'te
   writeFileSync(join(dir, 'plugins', 'test-observer.js'), OBSERVER);
 
   const child: ChildProcess = fork(bin, ['-c', dir], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, NODE_ENV: 'production' } });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-  const reports: HookReport[] = [];
-  const waiters = new Set<() => void>();
-  child.on('message', (m) => { reports.push(m as HookReport); for (const w of waiters) w(); });
-
-  const started = Date.now();
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Haraka exited (${child.exitCode}):\n${output}`);
-    if (output.includes('smtp-intercept: ready') && output.includes(`127.0.0.1:${smtpPort}`)) break;
-    if (Date.now() - started > 20_000) { child.kill('SIGKILL'); throw new Error(`Haraka did not start in 20 s:\n${output}`); }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const host = new ChildHost<HookReport>(child, 'Haraka', (m) => m as HookReport);
+  await host.started(() => host.log().includes('smtp-intercept: ready') && host.log().includes(`127.0.0.1:${smtpPort}`));
   return {
-    smtpPort, httpPort, reports,
-    log: () => output,
-    waitFor(match, timeoutMs = 20_000) {
-      return new Promise((ok, fail) => {
-        const check = () => {
-          const found = reports.find(match);
-          if (found) { clearTimeout(timer); waiters.delete(check); ok(found); }
-        };
-        const timer = setTimeout(() => { waiters.delete(check); fail(new Error(`no matching Haraka hook within ${timeoutMs} ms; saw ${JSON.stringify(reports)}\n${output.slice(-4000)}`)); }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
+    smtpPort, httpPort,
+    reports: host.reports,
+    log: () => host.log(),
+    waitFor: (match, timeoutMs) => host.waitFor(match, timeoutMs),
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await host.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

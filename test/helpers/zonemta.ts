@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ChildHost } from './child-host.js';
 
 /** One queue command of the sender, as ZoneMTA's queue server would receive it. */
 export interface QueueReport {
@@ -98,29 +99,19 @@ export async function startZoneMta(options: ZoneMtaOptions): Promise<ZoneMta> {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, NODE_CONFIG_PATH: join(dir, 'zonemta.json'), NODE_PATH: join(dir, 'node_modules'), ZONE: 'default', NODE_ENV: 'production' },
   });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-  const reports: QueueReport[] = [];
-  const waiters = new Set<() => void>();
   let ready: { plugins: string[] } | undefined;
-  child.on('message', (m: QueueReport | { ready: true; plugins: string[] }) => {
-    if ('ready' in m) ready = m;
-    else reports.push(m);
-    for (const w of waiters) w();
+  const host = new ChildHost<QueueReport>(child, 'ZoneMTA sender', (m) => {
+    const message = m as QueueReport | { ready: true; plugins: string[] };
+    if (!('ready' in message)) return message;
+    ready = message;
+    return undefined;
   });
-
-  const started = Date.now();
-  while (ready === undefined) {
-    if (child.exitCode !== null) throw new Error(`the ZoneMTA sender exited (${child.exitCode}):\n${output}`);
-    if (Date.now() - started > 20_000) { child.kill('SIGKILL'); throw new Error(`the ZoneMTA sender did not start in 20 s:\n${output}`); }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  if (!ready.plugins.includes('smtp-intercept')) throw new Error(`ZoneMTA did not load the plugin (loaded: ${ready.plugins.join(', ')}):\n${output}`);
+  await host.started(() => ready !== undefined);
+  if (!ready!.plugins.includes('smtp-intercept')) throw new Error(`ZoneMTA did not load the plugin (loaded: ${ready!.plugins.join(', ')}):\n${host.log()}`);
 
   return {
-    reports,
-    log: () => output,
+    reports: host.reports,
+    log: () => host.log(),
     queue(from, to, headers = {}) {
       const id = randomBytes(8).toString('hex');
       const head = Object.entries({ From: from, To: to.join(', '), Subject: 'hello', 'Message-ID': `<${id}@sender.test>`, ...headers })
@@ -128,25 +119,9 @@ export async function startZoneMta(options: ZoneMtaOptions): Promise<ZoneMta> {
       child.send({ id, from, to, message: `${head}\r\n\r\nhi\r\n` });
       return id;
     },
-    waitFor(match, timeoutMs = 20_000) {
-      return new Promise((ok, fail) => {
-        const check = () => {
-          const found = reports.find(match);
-          if (found) { clearTimeout(timer); waiters.delete(check); ok(found); }
-        };
-        const timer = setTimeout(() => { waiters.delete(check); fail(new Error(`no matching ZoneMTA queue command within ${timeoutMs} ms; saw ${JSON.stringify(reports)}\n${output.slice(-4000)}`)); }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
+    waitFor: (match, timeoutMs) => host.waitFor(match, timeoutMs),
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await host.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
