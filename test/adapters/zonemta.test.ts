@@ -41,6 +41,34 @@ async function startRealMx(replies: Record<string, { code: number; text: string 
   return { port, received, close: () => new Promise<void>((ok) => server.close(() => ok())) };
 }
 
+/** Loads the plugin with ZoneMTA's plugin loader in `context`, collecting what it logs at error level. */
+async function loadPlugin(context: string, entry: Record<string, unknown>) {
+  const PluginHandler = fromZoneMta('@zone-eu/wild-plugins') as new (options: object) => WildPlugins & { runHooks(name: string, args: unknown[]): Promise<void> };
+  const errors: string[] = [];
+  const logger = { info: () => undefined, error: (...args: unknown[]) => errors.push(args.map(String).join(' ')) };
+  const loader = new PluginHandler({ logger, context, log: {}, db: {}, plugins: { [PLUGIN]: { ...examplePluginEntry(), ...entry } } });
+  await new Promise<void>((ok) => loader.load(ok));
+  return { loader, errors };
+}
+
+describe('ZoneMTA plugin settings', () => {
+  it('names a bad setting, and then lets deliveries through unchecked', async () => {
+    const { loader, errors } = await loadPlugin('sender', { redis: 'redis://127.0.0.1:1', api: { port: 'http' } });
+    assert.deepEqual(loader.loaded.map((p) => p.title), ['smtp-intercept']);
+    assert.match(errors.join('\n'), /not started, deliveries are not checked.*api\.port must be a port number/);
+    const options = { host: '192.0.2.1', port: 25 };
+    await loader.runHooks('sender:connect', [{ id: 'a', seq: '001', domain: 'x.test', recipient: 'a@x.test', headers: { getFirst: () => '' } }, options]);
+    assert.deepEqual(options, { host: '192.0.2.1', port: 25 });
+    await (require(PLUGIN) as { close(): Promise<void> }).close();
+  });
+
+  it('says when Redis is missing', async () => {
+    const { errors } = await loadPlugin('sender', { redis: undefined });
+    assert.match(errors.join('\n'), /redis is missing/);
+    await (require(PLUGIN) as { close(): Promise<void> }).close();
+  });
+});
+
 describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
   let redis: RedisServer;
   let mx: Awaited<ReturnType<typeof startRealMx>>;
@@ -55,17 +83,10 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
       'x@real-bounce.test': { code: 550, text: '5.7.1 Blocked by policy' },
     });
     const plugin = { redis: redis.url, prefix: 'zm-test', instance: 'mta-1' };
-    // The main process: ZoneMTA's plugin loader (wild-plugins) with the example's entry and its REST API.
-    const PluginHandler = fromZoneMta('@zone-eu/wild-plugins') as new (options: object) => WildPlugins;
+    // The main process: ZoneMTA's plugin loader with the example's entry and its REST API.
     const apiPort = await freePort();
-    const logger = fromZoneMta('npmlog') as { level: string };
-    logger.level = 'warn';
-    const loader = new PluginHandler({
-      logger, context: 'main', log: {}, db: {},
-      plugins: { [PLUGIN]: { ...examplePluginEntry(), ...plugin, api: { port: apiPort, token: 'secret' } } },
-    });
-    await new Promise<void>((ok) => loader.load(ok));
-    assert.deepEqual(loader.loaded.map((p) => p.title), ['smtp-intercept']);
+    const { loader, errors } = await loadPlugin('main', { ...plugin, api: { port: apiPort, token: 'secret' } });
+    assert.deepEqual([loader.loaded.map((p) => p.title), errors], [['smtp-intercept'], []]);
     main = require(PLUGIN) as { close(): Promise<void> };
     api = new ErrorsClient({ baseUrl: `http://127.0.0.1:${apiPort}`, token: 'secret' });
 
