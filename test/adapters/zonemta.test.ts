@@ -42,11 +42,11 @@ async function startRealMx(replies: Record<string, { code: number; text: string 
 }
 
 /** Loads the plugin with ZoneMTA's plugin loader in `context`, collecting what it logs at error level. */
-async function loadPlugin(context: string, entry: Record<string, unknown>) {
+async function loadPlugin(context: string, entry: Record<string, unknown>, db: object = {}) {
   const PluginHandler = fromZoneMta('@zone-eu/wild-plugins') as new (options: object) => WildPlugins & { runHooks(name: string, args: unknown[]): Promise<void> };
   const errors: string[] = [];
   const logger = { info: () => undefined, error: (...args: unknown[]) => errors.push(args.map(String).join(' ')) };
-  const loader = new PluginHandler({ logger, context, log: {}, db: {}, plugins: { [PLUGIN]: { ...examplePluginEntry(), ...entry } } });
+  const loader = new PluginHandler({ logger, context, log: {}, db, plugins: { [PLUGIN]: { ...examplePluginEntry(), ...entry } } });
   await new Promise<void>((ok) => loader.load(ok));
   return { loader, errors };
 }
@@ -75,6 +75,7 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
   let zonemta: ZoneMta;
   let api: ErrorsClient;
   let main: { close(): Promise<void> };
+  let zoneMtaRedis: { quit(): Promise<unknown> } | undefined;
 
   before(async () => {
     redis = await startRedis();
@@ -85,7 +86,11 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
     const plugin = { redis: redis.url, prefix: 'zm-test', instance: 'mta-1' };
     // The main process: ZoneMTA's plugin loader with the example's entry and its REST API.
     const apiPort = await freePort();
-    const { loader, errors } = await loadPlugin('main', { ...plugin, api: { port: apiPort, token: 'secret' } });
+    // Without a `redis` setting it uses ZoneMTA's own connection (ZoneMTA's ioredis 5), as ZoneMTA's main
+    // process hands it to plugins; the sender below is given the URL.
+    const IORedis = fromZoneMta('ioredis') as new (url: string) => { quit(): Promise<unknown> };
+    zoneMtaRedis = new IORedis(redis.url);
+    const { loader, errors } = await loadPlugin('main', { ...plugin, redis: undefined, api: { port: apiPort, token: 'secret' } }, { redis: zoneMtaRedis });
     assert.deepEqual([loader.loaded.map((p) => p.title), errors], [['smtp-intercept'], []]);
     main = require(PLUGIN) as { close(): Promise<void> };
     api = new ErrorsClient({ baseUrl: `http://127.0.0.1:${apiPort}`, token: 'secret' });
@@ -95,6 +100,7 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
   after(async () => {
     await zonemta?.stop();
     await main?.close();
+    await zoneMtaRedis?.quit();
     await mx?.close();
     await redis?.stop();
   });
