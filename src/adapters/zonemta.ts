@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import type { Attempt, Interceptor, Phase } from '../index.js';
+import type { Attempt, Interceptor } from '../index.js';
 import { type PlainReply, ScriptedMx, scriptDelivery } from './scripted-mx.js';
 
 /** A sending address of a zone, as ZoneMTA's `SendingZone.getAddress` gives it. */
@@ -82,7 +82,6 @@ export interface ZoneMtaPlugin {
 }
 
 const LOG = 'SMTP-Intercept';
-const PHASES: readonly Phase[] = ['connect', 'mail', 'rcpt', 'data'];
 // A ZoneMTA delivery has one recipient: this reply is never given, but a script needs one.
 const UNFORCED: PlainReply = { code: 451, extended: '4.3.0', description: 'smtp-intercept: recipient not in the delivery script' };
 const OWN_KEY = 'smtp-intercept:';
@@ -155,7 +154,8 @@ export function createZoneMtaPlugin(given?: { interceptor: Interceptor } & ZoneM
             // ZoneMTA reuses a cached connection before any connect hook runs: a delivery that may be
             // forced gets its own cache key, so it never borrows a connection to the real MX.
             const attempt = base(delivery);
-            const likely = localAddresses(delivery).some((mta) => PHASES.some((phase) => interceptor!.explain({ ...attempt, mta, phase }).winner !== undefined));
+            // Without a phase, rules of every phase match.
+            const likely = localAddresses(delivery).some((mta) => interceptor!.explain({ ...attempt, mta }).winner !== undefined);
             if (likely || ipRules > 0) delivery.connectionKey = OWN_KEY + randomBytes(9).toString('hex');
             if (likely) delivery.skipSTS = true;
           } catch (err) {
