@@ -14,7 +14,7 @@ import { ErrorsClient } from '../../src/client/index.js';
 import type { RuleInput } from '../../src/index.js';
 import { freePort } from '../helpers/haraka.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
-import { examplePluginEntry, fromZoneMta, type QueueReport, startZoneMta, type ZoneMta } from '../helpers/zonemta.js';
+import { bounceMessage, examplePluginEntry, fromZoneMta, type QueueReport, startZoneMta, type ZoneMta } from '../helpers/zonemta.js';
 
 const require = createRequire(import.meta.url);
 const PLUGIN = resolve('dist/cjs/adapters/zonemta.js');
@@ -142,6 +142,14 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
     const released = zonemta.reports.find(of(forced, 'RELEASE'))!;
     assert.deepEqual([released.status!.delivered, released.status!.response], [false, '550 5.7.1 Blocked by policy']);
     assert.equal(zonemta.reports.filter(of(forced, 'DEFER')).length, 0);
+    // ZoneMTA's own bounce plugin writes the DSN to the sender with the forced reply.
+    const [fDsn, rDsn] = [await bounceMessage(f), await bounceMessage(r)];
+    assert.deepEqual(fDsn.envelope.to, 'app@sender.test');
+    assert.equal(fDsn.envelope.from, '');
+    assert.match(fDsn.message, /Final-Recipient: rfc822; x@bounce\.test/);
+    const diagnostic = (m: string) => /Diagnostic-Code: .*/.exec(m)?.[0];
+    assert.equal(diagnostic(fDsn.message), 'Diagnostic-Code: smtp; 550 5.7.1 Blocked by policy');
+    assert.equal(diagnostic(fDsn.message), diagnostic(rDsn.message));
   });
 
   it('a forced 2xx at DATA counts as delivered, with the rule text, and nothing reaches the MX', async () => {

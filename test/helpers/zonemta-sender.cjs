@@ -43,6 +43,8 @@ process.on('message', ({ id, from, to, message }) => {
       id, seq: (i + 1).toString(16).padStart(3, '0'), domain: recipient.slice(recipient.lastIndexOf('@') + 1),
       sendingZone: zone.name, recipient, from, headers, bodySize: bodies.get(id).length,
       locked: false, queued: now, created: now,
+      // The receiver's envelope fields kept in the message meta (the Received header uses them).
+      transtype: 'ESMTP', transhost: 'client.sender.test', origin: '127.0.0.1', time: now.getTime(),
     });
   });
 });
@@ -77,7 +79,8 @@ function handle(cmd, reply) {
       return reply(null, `${d.id}.${d.seq}`);
     }
     case 'BOUNCE':
-      report('BOUNCE', { id: cmd.id, seq: cmd.seq, to: cmd.to, from: cmd.from, response: cmd.response, category: cmd.category });
+      // All of it: the test hands it to ZoneMTA's main-process bounce hooks, as the queue server does.
+      report('BOUNCE', { ...cmd });
       return reply(null, true);
     case 'GETCACHE': {
       const hit = cache.get(cmd.key);

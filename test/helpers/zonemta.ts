@@ -27,6 +27,8 @@ export interface QueueReport {
   address?: string;
   status?: { delivered: boolean; response: string; mx?: string; ip?: string };
   message?: string;
+  /** BOUNCE: the message headers (mailsplit's list); the report also carries the rest of the command. */
+  headers?: unknown[];
 }
 
 export interface ZoneMta {
@@ -125,4 +127,35 @@ export async function startZoneMta(options: ZoneMtaOptions): Promise<ZoneMta> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * ZoneMTA's main process handling a BOUNCE from a sender, as its queue server does: the `queue:bounce`
+ * hooks of ZoneMTA's own `core/email-bounce` plugin (with ZoneMTA's default settings) build the DSN.
+ * Returns what that plugin hands to the mail drop (which would queue it in MongoDB).
+ */
+export async function bounceMessage(report: QueueReport): Promise<{ envelope: { from: string; to: string }; message: string }> {
+  const PluginHandler = fromZoneMta('@zone-eu/wild-plugins') as new (options: object) => {
+    queue: unknown; load(done: () => void): void; runHooks(name: string, args: unknown[]): Promise<void>;
+  };
+  const { Headers } = fromZoneMta('mailsplit') as { Headers: new (lines: unknown[]) => unknown };
+  const defaults = fromZoneMta('./config/default.js') as { plugins: Record<string, unknown> };
+  const loader = new PluginHandler({
+    logger: { info: () => undefined, error: () => undefined }, context: 'main', log: {}, db: {},
+    corePluginsPath: join(zoneMtaDir, 'plugins'),
+    plugins: { 'core/email-bounce': defaults.plugins['core/email-bounce'] },
+  });
+  loader.queue = { generateId: (cb: (err: null, id: string) => void) => cb(null, 'dsn') };
+  await new Promise<void>((ok) => loader.load(ok));
+  let dropped: { envelope: { from: string; to: string }; message: string } | undefined;
+  const maildrop = {
+    add(envelope: { from: string; to: string }, stream: NodeJS.ReadableStream, done: (err?: Error) => void) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => { dropped = { envelope, message: Buffer.concat(chunks).toString() }; done(); });
+    },
+  };
+  await loader.runHooks('queue:bounce', [{ ...report, headers: new Headers(report.headers ?? []) }, maildrop]);
+  if (dropped === undefined) throw new Error('ZoneMTA made no bounce message');
+  return dropped;
 }
