@@ -1,0 +1,288 @@
+/**
+ * @internal One SMTP connection: follows the tables of `protocol.ts`, asks the handler for an action at
+ * each step, and writes every reply through `formatReply`. Framing is the reader's.
+ */
+import type { Socket } from 'node:net';
+import type { Action, Decision, SessionInfo, SmtpHandler } from './handler.js';
+import { ACCEPTS, ehloReply, isAscii, NOT_IMPLEMENTED, type PathCommand, parsePath, REPLIES, type State, type Verb } from './protocol.js';
+import { LineReader } from './reader.js';
+import { formatReply, type Reply } from './reply.js';
+
+/** The limits and identity a session runs with. */
+export interface SessionLimits {
+  readonly hostname: string;
+  /** Largest message, in octets (announced as SIZE). */
+  readonly size: number;
+  readonly maxRecipients: number;
+  /** Longest command line with its CRLF. */
+  readonly maxLine: number;
+  /** Milliseconds without input before `421 4.4.2`. */
+  readonly idleTimeout: number;
+}
+
+// The engine's own replies never change: formatted once.
+const WIRE = new Map<Reply, string>(Object.values(REPLIES).map((reply) => [reply, formatReply(reply)]));
+
+const isThenable = <T>(value: unknown): value is PromiseLike<T> => typeof (value as PromiseLike<T> | undefined)?.then === 'function';
+
+export class Session implements SessionInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  state: State = 'greeting';
+  helo: string | undefined;
+  mailFrom: PathCommand | undefined;
+  rcptTo: string[] = [];
+  readonly #reader: LineReader;
+  #utf8 = false; // the open transaction declared SMTPUTF8
+  #timer: NodeJS.Timeout | undefined;
+  #writing: PromiseLike<void> | undefined; // a handler still taking message bytes
+  #failed = false; // the handler failed while taking the current message
+  #closing = false; // the server is shutting down: 421 at the next command
+  #gone = false;
+
+  constructor(
+    readonly id: string,
+    private readonly socket: Socket,
+    private readonly handler: SmtpHandler,
+    private readonly limits: SessionLimits,
+    private readonly report: (err: unknown, session: Session) => void,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = socket.localAddress ?? '';
+    this.localPort = socket.localPort ?? 0;
+    this.#reader = new LineReader({
+      line: (line) => this.#command(line),
+      tooLong: () => this.#reply(REPLIES.lineTooLong),
+      data: (chunk) => this.#chunk(chunk),
+      dataEnd: (size, overflow) => this.#dataEnd(size, overflow),
+    }, limits.maxLine, (hold) => { if (hold) socket.pause(); else socket.resume(); });
+    socket.setNoDelay(true); // replies are small and awaited one by one: Nagle would hold them back
+    socket.on('data', (chunk: Buffer) => this.#corked(() => this.#reader.push(chunk)));
+    socket.on('error', () => undefined); // a client resetting its connection is the client's business
+    socket.on('close', () => this.#end());
+    socket.setTimeout(limits.idleTimeout, () => this.#reply(REPLIES.timeout));
+    this.#decide(() => this.handler.connect?.(this), greeting(limits.hostname), (reply) => {
+      // §3.1: a 554 (any refusal but 421) keeps the session, answering 503 until QUIT.
+      this.state = reply.code < 300 ? 'fresh' : 'refused';
+    });
+  }
+
+  /** Server shutdown: `421` now when idle, else right after the reply being prepared. */
+  shutdown(): void {
+    this.#closing = true;
+    if (!this.#gone && this.#timer === undefined && this.state !== 'data') this.#corked(() => this.#reply(REPLIES.shuttingDown));
+  }
+
+  /** Drops the connection at once (after the shutdown grace). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  #command(line: string): void {
+    if (this.#closing) return this.#reply(REPLIES.shuttingDown);
+    const space = line.indexOf(' ');
+    const word = (space === -1 ? line : line.slice(0, space)).toUpperCase();
+    const args = space === -1 ? '' : line.slice(space + 1).trim();
+    if (!Object.hasOwn(ACCEPTS, word)) return this.#reply(NOT_IMPLEMENTED.has(word) ? REPLIES.notImplemented : REPLIES.unrecognized);
+    const verb = word as Verb;
+    if (!ACCEPTS[verb].has(this.state)) return this.#reply(outOfSequence(verb, this.state));
+    switch (verb) {
+      case 'EHLO':
+      case 'HELO':
+        if (args === '') return this.#reply(REPLIES.needDomain);
+        this.#resetTransaction(); // §4.1.4: EHLO in a session resets it like RSET
+        this.helo = args;
+        this.state = 'ready';
+        return this.#reply(verb === 'EHLO' ? ehloReply(this.limits.hostname, args, this.limits.size) : { code: 250, lines: [this.limits.hostname] });
+      case 'MAIL': return this.#mail(args);
+      case 'RCPT': return this.#rcpt(args);
+      case 'DATA':
+        if (args !== '') return this.#reply(REPLIES.noArguments);
+        return this.#decide(() => this.handler.data?.(this), REPLIES.startData, (reply) => {
+          if (reply.code !== 354) return;
+          this.state = 'data';
+          this.#reader.startData(this.limits.size);
+        });
+      case 'RSET':
+        if (args !== '') return this.#reply(REPLIES.noArguments);
+        this.#resetTransaction();
+        return this.#reply(REPLIES.reset);
+      case 'NOOP': return this.#reply(REPLIES.ok); // §4.1.1.9: an argument is ignored
+      case 'QUIT': return this.#reply(REPLIES.closing, true);
+      case 'VRFY': return this.#reply(args === '' ? REPLIES.needArgument : REPLIES.cannotVerify);
+      case 'HELP': return this.#reply(REPLIES.help);
+    }
+  }
+
+  #mail(args: string): void {
+    const from = parsePath(args, 'FROM');
+    if (from === undefined) return this.#reply(REPLIES.badPath);
+    let utf8 = false;
+    for (const [key, value] of from.params) {
+      if (key === 'SIZE') { // RFC 1870 §6
+        if (typeof value !== 'string' || !/^\d{1,20}$/.test(value)) return this.#reply(REPLIES.badParameter);
+        if (Number(value) > this.limits.size) return this.#reply(REPLIES.tooBig);
+      } else if (key === 'BODY') { // RFC 6152 §2
+        if (typeof value !== 'string' || !/^(7BIT|8BITMIME)$/i.test(value)) return this.#reply(REPLIES.badParameter);
+      } else if (key === 'SMTPUTF8') { // RFC 6531 §3.4
+        if (value !== true) return this.#reply(REPLIES.badParameter);
+        utf8 = true;
+      } else {
+        return this.#reply(REPLIES.unknownParameter);
+      }
+    }
+    if (!utf8 && !isAscii(from.address)) return this.#reply(REPLIES.nonAscii);
+    this.#decide(() => this.handler.mail?.(this, from), REPLIES.sender, (reply) => {
+      if (reply.code >= 300) return;
+      this.mailFrom = from;
+      this.#utf8 = utf8;
+      this.state = 'mail';
+    });
+  }
+
+  #rcpt(args: string): void {
+    const to = parsePath(args, 'TO');
+    if (to === undefined) return this.#reply(REPLIES.badPath);
+    if (to.params.size > 0) return this.#reply(REPLIES.unknownParameter);
+    if (!this.#utf8 && !isAscii(to.address)) return this.#reply(REPLIES.nonAscii);
+    if (this.rcptTo.length >= this.limits.maxRecipients) return this.#reply(REPLIES.tooManyRecipients);
+    this.#decide(() => this.handler.rcpt?.(this, to), REPLIES.recipient, (reply) => {
+      if (reply.code >= 300) return;
+      this.rcptTo.push(to.address);
+      this.state = 'rcpt';
+    });
+  }
+
+  #chunk(chunk: Buffer): void {
+    if (this.#failed || this.handler.chunk === undefined) return;
+    let pending: void | PromiseLike<void>;
+    try {
+      pending = this.handler.chunk(this, chunk);
+    } catch (err) {
+      return this.#fail(err);
+    }
+    if (!isThenable<void>(pending)) return;
+    // Backpressure: read nothing more until the handler has taken this chunk (and those before it).
+    this.#reader.hold();
+    const previous = this.#writing;
+    const mine: PromiseLike<void> = (previous === undefined ? pending : previous.then(() => pending)).then(() => {
+      if (this.#writing !== mine) return;
+      this.#writing = undefined;
+      if (this.state === 'data') this.#reader.next();
+    }, (err: unknown) => this.#fail(err));
+    this.#writing = mine;
+  }
+
+  #fail(err: unknown): void {
+    this.#failed = true;
+    this.report(err, this);
+    if (this.state === 'data') this.#reader.next(); // read the rest of the message, then refuse it
+  }
+
+  #dataEnd(size: number, overflow: boolean): void {
+    this.state = 'ready';
+    const finish = () => {
+      if (this.#failed) return this.#reply(REPLIES.localError, false, () => this.#resetTransaction());
+      if (overflow) return this.#reply(REPLIES.tooBig, false, () => this.#resetTransaction()); // nothing handed to message()
+      this.#decide(() => this.handler.message?.(this, size), REPLIES.queued, () => this.#resetTransaction());
+    };
+    const writing = this.#writing;
+    if (writing === undefined) return finish();
+    writing.then(() => this.#corked(finish), () => this.#corked(finish));
+  }
+
+  /** Asks the handler, settles its decision (synchronously when it is not a promise), then replies. */
+  #decide(ask: () => Decision, fallback: Reply, then: (reply: Reply) => void): void {
+    let decision: Decision;
+    try {
+      decision = ask();
+    } catch (err) {
+      this.report(err, this); // a handler that throws gets its client a 451, and its server an error event
+      return this.#reply(REPLIES.localError);
+    }
+    if (!isThenable<Action | undefined>(decision)) return this.#act(decision, fallback, then);
+    decision.then(
+      (action) => this.#corked(() => this.#act(action, fallback, then)),
+      (err: unknown) => { this.report(err, this); this.#corked(() => this.#reply(REPLIES.localError)); },
+    );
+  }
+
+  #act(action: Action | undefined, fallback: Reply, then: (reply: Reply) => void): void {
+    const reply = action?.reply ?? fallback;
+    const delay = action?.delay ?? 0;
+    if (delay <= 0) return this.#reply(reply, false, () => then(reply));
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#corked(() => this.#reply(reply, false, () => then(reply)));
+    }, delay);
+  }
+
+  /** Writes a reply; `421` (§3.8) and QUIT's `221` close the connection, anything else reads on. */
+  #reply(reply: Reply, quit = false, apply?: () => void): void {
+    if (this.#gone) return;
+    let wire = WIRE.get(reply);
+    if (wire === undefined) {
+      try {
+        wire = formatReply(reply);
+      } catch (err) {
+        this.report(err, this); // a handler's reply that cannot go on the wire: say so, answer 451
+        return this.#reply(REPLIES.localError, quit);
+      }
+    }
+    this.socket.write(wire, 'latin1');
+    if (quit || reply.code === 421) {
+      this.#gone = true;
+      this.socket.end();
+      return;
+    }
+    apply?.();
+    if (this.#closing && this.state !== 'data') return this.#reply(REPLIES.shuttingDown);
+    this.#reader.next();
+  }
+
+  #resetTransaction(): void {
+    this.mailFrom = undefined;
+    this.rcptTo = [];
+    this.#utf8 = false;
+    this.#failed = false;
+    if (this.state === 'mail' || this.state === 'rcpt') this.state = 'ready';
+  }
+
+  #corked(fn: () => void): void {
+    // Replies to pipelined commands leave in one segment (RFC 2920 §3.2: flush when input runs out).
+    this.socket.cork();
+    try {
+      fn();
+    } finally {
+      this.socket.uncork();
+    }
+  }
+
+  #end(): void {
+    this.#gone = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      this.handler.close?.(this);
+    } catch (err) {
+      this.report(err, this);
+    }
+  }
+}
+
+function greeting(hostname: string): Reply {
+  return { code: 220, lines: [`${hostname} ESMTP`] };
+}
+
+/** The 503 for a command outside the states of `ACCEPTS` (§4.1.4, §3.3, §3.1). */
+function outOfSequence(verb: Verb, state: State): Reply {
+  if (state === 'refused') return REPLIES.badSequence;
+  if (state === 'fresh' && verb !== 'RCPT' && verb !== 'DATA') return REPLIES.needHelo;
+  if (verb === 'MAIL') return REPLIES.nestedMail;
+  if (verb === 'RCPT') return REPLIES.needMail;
+  if (verb === 'DATA') return state === 'mail' ? REPLIES.needRcpt : REPLIES.needMail;
+  return REPLIES.badSequence;
+}
