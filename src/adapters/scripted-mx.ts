@@ -1,21 +1,16 @@
 /**
  * @internal A fake MX for MTA plugins that decide a delivery's forced results before connecting. Each
  * routed delivery gets its own loopback port, so the script is known before the greeting (a
- * connect-phase reply); its one connection is handed to a shared, non-listening smtp-server.
+ * connect-phase reply); its one connection runs a session of the library's SMTP engine answering that
+ * script.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Readable } from 'node:stream';
-import { SMTPServer } from 'smtp-server';
 import type { Attempt, ForcedResult, Interceptor } from '../index.js';
-import { answer, type Callback, replyError } from './smtp-reply.js';
+import type { SmtpHandler } from '../smtp/handler.js';
+import { SmtpServer } from '../smtp/server.js';
+import { forcedAction, type PlainReply, replyOf } from './forced-reply.js';
 
-/** A reply given without a rule: recipients of a routed delivery that no rule forces. */
-export interface PlainReply {
-  readonly code: number;
-  readonly extended: string;
-  readonly description: string;
-}
+export type { PlainReply } from './forced-reply.js';
 
 /** What the fake MX answers for one delivery, decided by the plugin that routed it. */
 export interface DeliveryScript {
@@ -45,57 +40,47 @@ export function scriptDelivery(interceptor: Interceptor, base: Attempt, recipien
   return forced ? { connect, mail, recipients: map, unforced } : undefined;
 }
 
-interface Session { id: string; envelope: { rcptTo: { address: string }[] } }
+const NO_SCRIPT: PlainReply = { code: 451, extended: '4.3.0', description: 'no delivery script' };
+
+/** The engine handler answering one delivery's script. */
+function scriptHandler(script: DeliveryScript): SmtpHandler {
+  return {
+    connect: () => forcedAction(script.connect),
+    mail: () => forcedAction(script.mail),
+    rcpt: (_s, to) => {
+      const entry = script.recipients.get(to.address.toLowerCase());
+      if (entry === undefined || (entry.rcpt === undefined && entry.data === undefined)) return { kind: 'reply', reply: replyOf(script.unforced ?? NO_SCRIPT) };
+      return forcedAction(entry.rcpt);
+    },
+    // The message itself is not kept (no chunk handler): only its reply matters.
+    message: (s) => {
+      // One reply ends the transaction: the first accepted recipient with a forced DATA failure decides.
+      let forced: ForcedResult | undefined;
+      for (const rcpt of s.rcptTo) {
+        const data = script.recipients.get(rcpt.toLowerCase())?.data;
+        if (data && data.outcome !== 'accepted') { forced = data; break; }
+        forced ??= data;
+      }
+      return forcedAction(forced);
+    },
+  };
+}
 
 export class ScriptedMx {
-  readonly #scripts = new Map<string, DeliveryScript>();
   readonly #listeners = new Set<Server>();
-  readonly #server: SMTPServer;
+  readonly #servers = new Set<SmtpServer>();
 
-  constructor(private readonly connectTimeout = 60_000) {
-    const script = (session: Session) => this.#scripts.get(session.id);
-    this.#server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      logger: false,
-      disableReverseLookup: true,
-      closeTimeout: 1000,
-      onConnect: (session: Session, cb: Callback) => answer(script(session)?.connect, cb),
-      onMailFrom: (_a: unknown, session: Session, cb: Callback) => answer(script(session)?.mail, cb),
-      onRcptTo: (address: { address: string }, session: Session, cb: Callback) => {
-        const s = script(session);
-        const entry = s?.recipients.get(address.address.toLowerCase());
-        if (s === undefined || entry === undefined || (entry.rcpt === undefined && entry.data === undefined)) {
-          return cb(replyError(s?.unforced ?? { code: 451, extended: '4.3.0', description: 'no delivery script' }));
-        }
-        answer(entry.rcpt, cb);
-      },
-      onData: (stream: Readable, session: Session, cb: Callback) => {
-        stream.resume();
-        stream.on('end', () => {
-          const s = script(session);
-          // One reply ends the transaction: the first accepted recipient with a forced DATA failure decides.
-          let forced: ForcedResult | undefined;
-          for (const rcpt of session.envelope.rcptTo) {
-            const data = s?.recipients.get(rcpt.address.toLowerCase())?.data;
-            if (data && data.outcome !== 'accepted') { forced = data; break; }
-            forced ??= data;
-          }
-          answer(forced, cb, true);
-        });
-      },
-      onClose: (session: Session) => { this.#scripts.delete(session.id); },
-    } as unknown as ConstructorParameters<typeof SMTPServer>[0]);
-    this.#server.on('error', () => undefined); // a client's broken connection is the client's business
-  }
+  constructor(private readonly connectTimeout = 60_000) {}
 
   /** Opens a loopback port whose first connection is answered by `script`. */
   async route(script: DeliveryScript): Promise<{ host: string; port: number }> {
-    const id = randomBytes(12).toString('hex');
-    const listener = createServer({ pauseOnConnect: false }, (socket: Socket) => {
+    // A reply the engine cannot write (say a rule text it refuses) was answered 451: the host's log should say why.
+    const engine = new SmtpServer({ handler: scriptHandler(script), hostname: 'localhost', onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning') });
+    const listener = createServer((socket: Socket) => {
       this.#close(listener);
-      this.#scripts.set(id, script);
-      this.#server.connect(socket, { id } as Parameters<SMTPServer['connect']>[1]);
+      this.#servers.add(engine);
+      socket.once('close', () => this.#servers.delete(engine));
+      engine.accept(socket);
     });
     this.#listeners.add(listener);
     await new Promise<void>((resolve, reject) => {
@@ -116,6 +101,6 @@ export class ScriptedMx {
   /** Closes unused ports and open sessions. */
   async close(): Promise<void> {
     for (const listener of [...this.#listeners]) this.#close(listener);
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.all([...this.#servers].map((server) => server.close()));
   }
 }

@@ -1,13 +1,18 @@
 /**
- * `smtp-intercept/smtp-server`: a fake receiving MX on `smtp-server`. Rules are applied at their SMTP
- * phase with the exact code, enhanced code and text; everything else is accepted and kept for
- * assertions. `smtp-server` is an optional peer dependency.
+ * `smtp-intercept/smtp-server`: callbacks for an `smtp-server` you run yourself, applying an
+ * interceptor's rules at each SMTP phase. (The fake MX, `createFakeMx`, runs on the library's own SMTP
+ * engine and lives in `smtp-intercept/testing`; it is re-exported here for existing imports.)
  */
-import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
-import { SMTPServer } from 'smtp-server';
-import type { Attempt, ForcedResult, Interceptor } from '../index.js';
+import type { Attempt, Interceptor } from '../index.js';
+import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from './message.js';
 import { answer, type Callback } from './smtp-reply.js';
+import { messageVerdict } from './verdict.js';
+
+export type { AcceptedMessage, TagSource } from './message.js';
+/** @deprecated Import `createFakeMx` from `smtp-intercept/testing`; it no longer needs `smtp-server`. */
+export { createFakeMx } from '../testing/fake-mx.js';
+export type { FakeMx, FakeMxOptions } from '../testing/fake-mx.js';
 
 /** The parts of an smtp-server session the adapter reads. */
 export interface SessionLike {
@@ -17,41 +22,12 @@ export interface SessionLike {
   envelope: { mailFrom: { address: string } | false; rcptTo: { address: string }[] };
 }
 
-/** How the fake MX finds an attempt's campaign tags. */
-export interface TagSource {
-  /**
-   * Header carrying tags (comma separated), read at the `data` phase only (headers arrive with DATA).
-   * @default 'X-Campaign'
-   */
-  header?: string | false;
-  /**
-   * Take the tag from the MAIL FROM address extension, `bounces+Campaign1@example.com` -> `Campaign1`,
-   * available from the `mail` phase on. @default true
-   */
-  fromAddressExtension?: boolean;
-}
-
 /** Options of {@link interceptServerOptions}. */
 export interface InterceptServerOptions {
   tags?: TagSource;
   /** Called with every message accepted at DATA (envelope, parsed headers, raw bytes). */
   onMessage?: (message: AcceptedMessage) => void;
 }
-
-/** A message the fake MX accepted. */
-export interface AcceptedMessage {
-  /** smtp-server's session id. */
-  readonly session: string;
-  readonly envelope: { readonly mailFrom: string; readonly rcptTo: readonly string[] };
-  /** Header fields by lower-case name, each with every value in order of appearance (unfolded). */
-  readonly headers: Readonly<Record<string, readonly string[]>>;
-  readonly raw: Buffer;
-  /** Epoch milliseconds. */
-  readonly receivedAt: number;
-}
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 
 /** smtp-server's callbacks applying an interceptor's rules. Spread them into `new SMTPServer({...})`. */
 export interface InterceptCallbacks {
@@ -61,41 +37,17 @@ export interface InterceptCallbacks {
   onData(stream: Readable, session: SessionLike, callback: Callback): void;
 }
 
-/** Decodes RFC 2047 encoded words (`=?UTF-8?Q?Caf=C3=A9?=`), as mail clients send non-ASCII header text. */
-function decodeWords(value: string): string {
-  return value
-    .replace(/(=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)\s+(?==\?)/g, '$1') // whitespace between encoded words is not text
-    .replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (word, charset: string, encoding: string, text: string) => {
-      try {
-        const bytes = encoding.toUpperCase() === 'B'
-          ? Buffer.from(text, 'base64')
-          : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
-        return new TextDecoder(charset.split('*')[0]!.toLowerCase()).decode(bytes);
-      } catch {
-        return word; // an unknown charset: leave the word as it came
-      }
-    });
-}
-
-function parseHeaders(raw: Buffer): Record<string, string[]> {
-  const text = raw.toString('utf8');
-  const end = text.search(/\r?\n\r?\n/);
-  const block = (end === -1 ? text : text.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
-  const headers: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
-  for (const line of block.split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    (headers[name] ??= []).push(decodeWords(line.slice(colon + 1).trim()));
-  }
-  return { ...headers };
-}
-
 /**
  * smtp-server callbacks that apply `interceptor`'s rules at each phase: `mta` is the client's address,
  * `ip` the server's, `recipient`/`domain` come from RCPT TO, tags from the MAIL FROM address extension
- * and (at DATA) a header. A forced 4xx/5xx is replied exactly; smtp-server closes the connection after a
- * 421; a forced 2xx, and every attempt no rule forces, is accepted.
+ * and (at DATA) a header; rules apply when docs/rules.md "When a rule applies" says.
+ *
+ * smtp-server cannot say everything a rule can; `createFakeMx` (smtp-intercept/testing) can. Here a
+ * forced 4xx/5xx is replied exactly (smtp-server closes after a 421), but a forced 2xx at MAIL or RCPT
+ * goes out as smtp-server's fixed `250 Accepted`; a multi-line description becomes one line; a `554`
+ * greeting closes the connection instead of answering `503` until QUIT; every greeting waits smtp-server's
+ * fixed 100 ms early-talker delay; smtp-server does not refuse a message over `size` that came without
+ * `SIZE=`.
  *
  * @example
  * ```ts
@@ -103,22 +55,11 @@ function parseHeaders(raw: Buffer): Record<string, string[]> {
  * ```
  */
 export function interceptServerOptions(interceptor: Interceptor, options: InterceptServerOptions = {}): InterceptCallbacks {
-  const { tags: tagSource = {}, onMessage } = options;
-  const header = tagSource.header === undefined ? 'x-campaign' : tagSource.header === false ? undefined : tagSource.header.toLowerCase();
-  const fromExtension = tagSource.fromAddressExtension ?? true;
-
-  const envelopeTags = (session: SessionLike): string[] => {
-    const from = session.envelope.mailFrom;
-    if (!fromExtension || !from) return [];
-    const local = from.address.slice(0, from.address.lastIndexOf('@'));
-    const plus = local.indexOf('+');
-    return plus === -1 || plus === local.length - 1 ? [] : [local.slice(plus + 1)];
-  };
-  const base = (session: SessionLike, phase: Attempt['phase'], extra: Partial<Attempt> = {}): Attempt => ({
-    mta: session.remoteAddress, ip: session.localAddress, tags: envelopeTags(session), phase, ...extra,
-  });
+  const { onMessage } = options;
+  const tags = new TagReader(options.tags);
+  const mailFrom = (session: SessionLike) => (session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined);
   const check = (attempt: Attempt, callback: Callback) => {
-    let result: ForcedResult | undefined;
+    let result;
     try {
       result = interceptor.check(attempt);
     } catch (err) {
@@ -132,13 +73,12 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
     onConnect(session, callback) {
       check({ mta: session.remoteAddress, ip: session.localAddress, phase: 'connect' }, callback);
     },
-    onMailFrom(_address, session, callback) {
+    onMailFrom(address, session, callback) {
       // The session's envelope is filled in only after this callback accepts, so read the address here.
-      const probe = { ...session, envelope: { ...session.envelope, mailFrom: _address } };
-      check(base(probe, 'mail'), callback);
+      check({ mta: session.remoteAddress, ip: session.localAddress, tags: tags.envelope(address.address), phase: 'mail' }, callback);
     },
     onRcptTo(address, session, callback) {
-      check(base(session, 'rcpt', { recipient: address.address }), callback);
+      check({ mta: session.remoteAddress, ip: session.localAddress, tags: tags.envelope(mailFrom(session)), recipient: address.address, phase: 'rcpt' }, callback);
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -147,105 +87,18 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
       stream.on('end', () => {
         const raw = Buffer.concat(chunks);
         const headers = parseHeaders(raw);
-        const tags = envelopeTags(session);
-        for (const value of header === undefined ? [] : headers[header] ?? []) {
-          // A header is the sender's text: a tag the engine would refuse (control characters) is skipped.
-          for (const tag of value.split(',')) if (tag.trim() !== '' && !CONTROL.test(tag.trim())) tags.push(tag.trim());
-        }
-        // One reply ends the transaction: the first recipient a data-phase rule forces decides it.
-        let forced: ForcedResult | undefined;
+        const from = mailFrom(session) ?? '';
+        const rcptTo = session.envelope.rcptTo.map((r) => r.address);
+        let verdict;
         try {
-          for (const rcpt of session.envelope.rcptTo) {
-            const result = interceptor.check({ mta: session.remoteAddress, ip: session.localAddress, recipient: rcpt.address, tags, phase: 'data' });
-            if (result && result.outcome !== 'accepted') { forced = result; break; }
-            forced ??= result;
-          }
+          verdict = messageVerdict(interceptor, { mta: session.remoteAddress, ip: session.localAddress }, rcptTo, tags.envelope(from), tags.header(headers));
         } catch (err) {
           // Never let a bad attempt escape this listener: it would crash the process.
           return callback(Object.assign(new Error(`5.6.0 ${(err as Error).message.replace(/[\r\n]/g, ' ')}`), { responseCode: 554 }));
         }
-        if (forced === undefined || forced.outcome === 'accepted') {
-          onMessage?.(Object.freeze({
-            session: session.id,
-            envelope: Object.freeze({ mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: Object.freeze(session.envelope.rcptTo.map((r) => r.address)) }),
-            headers: Object.freeze(headers),
-            raw,
-            receivedAt: Date.now(),
-          }));
-        }
-        answer(forced, callback, true);
+        if (verdict === undefined || verdict.outcome === 'accepted') onMessage?.(acceptedMessage(session.id, from, rcptTo, headers, raw));
+        answer(verdict, callback, true);
       });
     },
-  };
-}
-
-/** Options of {@link createFakeMx}. */
-export interface FakeMxOptions extends InterceptServerOptions {
-  interceptor: Interceptor;
-  /** @default '127.0.0.1' */
-  host?: string;
-  /** 0 picks a free port. @default 0 */
-  port?: number;
-  /** Largest message accepted. @default 10 MiB */
-  size?: number;
-}
-
-/** A running fake MX. */
-export interface FakeMx {
-  readonly host: string;
-  readonly port: number;
-  /** Messages accepted so far, oldest first. */
-  readonly messages: readonly AcceptedMessage[];
-  /** Forgets the accepted messages. */
-  clear(): void;
-  /** Stops listening and closes open connections. */
-  close(): Promise<void>;
-}
-
-/**
- * Starts a real SMTP server (no TLS, no authentication) that applies `interceptor`'s rules and keeps
- * the messages it accepts.
- *
- * @example
- * ```ts
- * const mx = await createFakeMx({ interceptor: ic })
- * const transport = nodemailer.createTransport({ host: mx.host, port: mx.port, secure: false, ignoreTLS: true })
- * ```
- */
-export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
-  const { interceptor, host = '127.0.0.1', port = 0, size = 10 * 1024 * 1024, tags, onMessage } = options;
-  const messages: AcceptedMessage[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    size,
-    logger: false,
-    // A test server: no reverse DNS lookups of clients, and close() does not wait the default 30 s for
-    // connections a client keeps open (they get "421 Server shutting down" after one second).
-    disableReverseLookup: true,
-    closeTimeout: 1000,
-    ...interceptServerOptions(interceptor, {
-      ...(tags === undefined ? {} : { tags }),
-      onMessage: (message) => {
-        messages.push(message);
-        onMessage?.(message);
-      },
-    }),
-  } as ConstructorParameters<typeof SMTPServer>[0]);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', () => undefined); // client errors are the client's business
-  const address = (server as unknown as { server: { address(): AddressInfo } }).server.address();
-  return {
-    host,
-    port: address.port,
-    get messages() { return [...messages]; },
-    clear: () => { messages.length = 0; },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

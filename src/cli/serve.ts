@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createFakeMx, type AcceptedMessage, type FakeMx } from '../adapters/smtp-server.js';
+import { createFakeMx, type AcceptedMessage, type FakeMx } from '../testing/fake-mx.js';
 import { errorResponse, HttpError, sendJson } from '../http/api-error.js';
 import { authenticate, credentials } from '../http/auth.js';
 import { createErrorsHandler } from '../http/index.js';

@@ -6,3 +6,5 @@ export { record, Recorder } from './recorder.js';
 export type { RecordedAttempt, WaitOptions } from './recorder.js';
 export { testRuleStore } from './rule-store-suite.js';
 export type { RuleStoreSuiteOptions } from './rule-store-suite.js';
+export { createFakeMx } from './fake-mx.js';
+export type { AcceptedMessage, FakeMx, FakeMxOptions, TagSource } from './fake-mx.js';

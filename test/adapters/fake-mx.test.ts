@@ -1,10 +1,9 @@
-// The fake MX on real smtp-server, driven by real nodemailer over loopback.
+// The fake MX (the library's SMTP engine), driven by real nodemailer over loopback.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { createFakeMx, type FakeMx } from '../../src/adapters/smtp-server.js';
 import { Interceptor } from '../../src/index.js';
-import { record } from '../../src/testing/index.js';
+import { createFakeMx, type FakeMx, record } from '../../src/testing/index.js';
 
 let ic: Interceptor;
 let mx: FakeMx;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { createFakeMx, type FakeMx } from '../../src/adapters/smtp-server.js';
+import { createFakeMx, type FakeMx } from '../../src/testing/index.js';
 import { ErrorsClient } from '../../src/client/index.js';
 import { Interceptor, type RuleInput } from '../../src/index.js';
 import { type Haraka, startHaraka } from '../helpers/haraka.js';

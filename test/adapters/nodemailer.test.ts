@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { interceptTransport, type TransportLike } from '../../src/adapters/nodemailer.js';
-import { createFakeMx, type FakeMx } from '../../src/adapters/smtp-server.js';
+import { createFakeMx, type FakeMx } from '../../src/testing/index.js';
 import { Interceptor, type RuleInput } from '../../src/index.js';
 
 let real: Interceptor;   // rules answered by a real SMTP server

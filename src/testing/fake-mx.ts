@@ -1,0 +1,105 @@
+/**
+ * A fake receiving MX for test suites, on the library's own SMTP engine: each SMTP step is checked
+ * against an interceptor's rules and a forced result is replied exactly, at its phase, after its delay;
+ * everything else is accepted and the messages are kept for assertions.
+ */
+import { messageVerdict } from '../adapters/verdict.js';
+import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from '../adapters/message.js';
+import { forcedAction, refusal } from '../adapters/forced-reply.js';
+import type { Attempt, Interceptor } from '../index.js';
+import type { Action, SessionInfo, SmtpHandler } from '../smtp/handler.js';
+import { SmtpServer } from '../smtp/server.js';
+
+export type { AcceptedMessage, TagSource } from '../adapters/message.js';
+
+/** Options of {@link createFakeMx}. */
+export interface FakeMxOptions {
+  interceptor: Interceptor;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. @default 0 */
+  port?: number;
+  /** Largest message in octets: announced as `SIZE`, larger ones refused with `552 5.3.4` and not kept. @default 10 MiB */
+  size?: number;
+  /** Where campaign tags come from. @default { header: 'X-Campaign', fromAddressExtension: true } */
+  tags?: TagSource;
+  /** Called with every message accepted at DATA (envelope, parsed headers, raw bytes). */
+  onMessage?: (message: AcceptedMessage) => void;
+}
+
+/** A running fake MX. */
+export interface FakeMx {
+  readonly host: string;
+  readonly port: number;
+  /** Messages accepted so far, oldest first. */
+  readonly messages: readonly AcceptedMessage[];
+  /** Forgets the accepted messages. */
+  clear(): void;
+  /** Stops listening; open sessions get `421 4.3.2` and are dropped after at most one second. */
+  close(): Promise<void>;
+}
+
+/** The engine handler applying `interceptor`'s rules; `store` receives accepted messages. */
+export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void): SmtpHandler {
+  const reader = new TagReader(tags);
+  const bodies = new WeakMap<SessionInfo, Buffer[]>(); // the message being read, per session
+  const check = (attempt: Attempt): Action | undefined => {
+    try {
+      return forcedAction(interceptor.check(attempt));
+    } catch (err) {
+      return refusal(501, '5.1.3', err); // an attempt the engine refuses (e.g. an unparsable address)
+    }
+  };
+  return {
+    connect: (s) => check({ mta: s.remoteAddress, ip: s.localAddress, phase: 'connect' }),
+    mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, tags: reader.envelope(from.address), phase: 'mail' }),
+    rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt' }),
+    data: (s) => { bodies.set(s, []); return undefined; },
+    chunk: (s, chunk) => { bodies.get(s)?.push(chunk); },
+    message: (s, size) => {
+      const raw = Buffer.concat(bodies.get(s) ?? [], size);
+      bodies.delete(s);
+      const headers = parseHeaders(raw);
+      const mailFrom = s.mailFrom?.address ?? '';
+      let verdict;
+      try {
+        verdict = messageVerdict(interceptor, { mta: s.remoteAddress, ip: s.localAddress }, s.rcptTo, reader.envelope(mailFrom), reader.header(headers));
+      } catch (err) {
+        return refusal(554, '5.6.0', err);
+      }
+      if (verdict === undefined || verdict.outcome === 'accepted') store(acceptedMessage(s.id, mailFrom, s.rcptTo, headers, raw));
+      return forcedAction(verdict);
+    },
+    close: (s) => { bodies.delete(s); },
+  };
+}
+
+/**
+ * Starts a real SMTP server (no TLS, no authentication) on the library's engine that applies
+ * `interceptor`'s rules and keeps the messages it accepts.
+ *
+ * @example
+ * ```ts
+ * const mx = await createFakeMx({ interceptor: ic })
+ * const transport = nodemailer.createTransport({ host: mx.host, port: mx.port, secure: false, ignoreTLS: true })
+ * ```
+ */
+export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
+  const { interceptor, host = '127.0.0.1', port = 0, size, tags, onMessage } = options;
+  const messages: AcceptedMessage[] = [];
+  const server = new SmtpServer({
+    handler: fakeMxHandler(interceptor, tags, (message) => {
+      messages.push(message);
+      onMessage?.(message);
+    }),
+    ...(size === undefined ? {} : { size }),
+  });
+  const address = await server.listen(port, host);
+  return {
+    host,
+    port: address.port,
+    get messages() { return [...messages]; },
+    clear: () => { messages.length = 0; },
+    close: () => server.close(),
+  };
+}
