@@ -4,6 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { Interceptor } from '../../src/index.js';
 import { createFakeMx, type FakeMx, record } from '../../src/testing/index.js';
+import { rawClient } from '../helpers/raw-smtp.js';
 
 let ic: Interceptor;
 let mx: FakeMx;
@@ -150,5 +151,51 @@ describe('fake MX with nodemailer', () => {
     assert.equal(await run(), first);
     assert.match(first, /ok/);
     assert.match(first, /deferred/);
+  });
+
+  it("forces MailerQ's phase-less {tag: 'Campaign1', code: 421} on a message whose header carries the tag", async () => {
+    const rule = await ic.add({ tag: 'Campaign1', code: 421 });
+    const err = await transport().sendMail(mail('bob@example.org', { headers: { 'X-Campaign': 'Campaign1' } })).catch((e: SendError) => e);
+    assert.ok(err instanceof Error);
+    assert.deepEqual([(err as SendError).code, (err as SendError).responseCode, (err as SendError).response], ['EMESSAGE', 421, '421 4.0.0 forced deferring']);
+    assert.equal(rule.count, 1);
+    assert.equal(mx.messages.length, 0);
+    // Known from the MAIL FROM extension, the same rule answers at RCPT, once.
+    const early = await transport().sendMail(mail('bob@example.org', { envelope: { from: 'bounces+Campaign1@example.com', to: 'bob@example.org' }, headers: { 'X-Campaign': 'Campaign1' } })).catch((e: SendError) => e);
+    // nodemailer reports any 421 as the server closing the connection (command 'CONN').
+    assert.deepEqual([(early as SendError).responseCode, (early as SendError).response], [421, '421 4.0.0 forced deferring']);
+    assert.equal(mx.messages.length, 0);
+    assert.equal(rule.count, 2);
+    await transport().sendMail(mail('bob@example.org', { headers: { 'X-Campaign': 'Other' } }));
+    assert.equal(mx.messages.length, 1);
+  });
+
+  it('never counts or draws a rule without a tag twice because the header carried tags', async () => {
+    const counted = await ic.add({ domain: 'example.org', code: 250, extended: '2.1.5', description: 'counted', times: 3 });
+    await transport().sendMail(mail('bob@example.org', { headers: { 'X-Campaign': 'Campaign1' } }));
+    assert.equal(counted.count, 1, 'checked at RCPT only');
+    // A probabilistic header-tag rule that a rule without a tag follows is not drawn at DATA (docs/rules.md).
+    await ic.add({ tag: 'Campaign1', code: 451, probability: 0.999 });
+    await transport().sendMail(mail('bob@example.org', { headers: { 'X-Campaign': 'Campaign1' } }));
+    assert.equal(counted.count, 2);
+    assert.equal(mx.messages.length, 2);
+  });
+
+  it('gives a forced 2xx at MAIL and RCPT exactly, and keeps a 554 greeting open until QUIT', async () => {
+    await ic.add({ tag: 'fine', code: 250, extended: '2.1.0', description: 'sender looks fine', phase: 'mail' });
+    await ic.add({ recipient: 'bob@example.org', code: 251, extended: '2.1.5', description: 'will forward' });
+    const c = await rawClient(mx.port, mx.host);
+    await c.reply();
+    for (const line of ['EHLO client.test', 'MAIL FROM:<bounces+fine@example.com>', 'RCPT TO:<bob@example.org>']) c.send(`${line}\r\n`);
+    await c.reply();
+    assert.deepEqual([await c.reply(), await c.reply()], ['250 2.1.0 sender looks fine\r\n', '251 2.1.5 will forward\r\n']);
+    c.socket.destroy();
+    await ic.add({ code: 554, extended: '5.7.1', description: 'no service', phase: 'connect' });
+    const refused = await rawClient(mx.port, mx.host);
+    assert.equal(await refused.reply(), '554 5.7.1 no service\r\n');
+    refused.send('EHLO client.test\r\n');
+    assert.equal(await refused.reply(), '503 5.5.1 Bad sequence of commands\r\n');
+    refused.send('QUIT\r\n');
+    assert.equal(await refused.closed(), '221 2.0.0 Bye\r\n');
   });
 });
