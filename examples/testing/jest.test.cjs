@@ -1,8 +1,7 @@
 // The same idea with Jest (CommonJS, no transform needed). Run: npx jest examples/testing/jest.test.cjs
 const nodemailer = require('nodemailer');
 const { Interceptor } = require('smtp-intercept');
-const { createFakeMx } = require('smtp-intercept/smtp-server');
-const { record } = require('smtp-intercept/testing');
+const { createFakeMx, record } = require('smtp-intercept/testing');
 
 const ic = new Interceptor();
 let mx;

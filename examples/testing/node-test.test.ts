@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { Interceptor } from 'smtp-intercept';
-import { createFakeMx, type FakeMx } from 'smtp-intercept/smtp-server';
-import { record } from 'smtp-intercept/testing';
+import { createFakeMx, type FakeMx, record } from 'smtp-intercept/testing';
 
 // The code under test: sends, and retries a deferred (4xx) attempt up to 3 times.
 async function sendWithRetries(port: number, to: string): Promise<number> {

@@ -1,8 +1,7 @@
 // The same test with Vitest. Run: npx vitest run examples/testing/vitest.test.ts
 import nodemailer from 'nodemailer';
 import { Interceptor } from 'smtp-intercept';
-import { createFakeMx, type FakeMx } from 'smtp-intercept/smtp-server';
-import { record } from 'smtp-intercept/testing';
+import { createFakeMx, type FakeMx, record } from 'smtp-intercept/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const ic = new Interceptor();
