@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 const root = resolve(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown> };
 const subpaths = Object.keys(pkg.exports).filter((p) => p !== './package.json').map((p) => (p === '.' ? pkg.name : `${pkg.name}/${p.slice(2)}`));
-const ADAPTER_DIRS = ['/http/', '/stores/', '/adapters/', '/client/', '/testing/', 'ioredis', 'smtp-server'];
+const ADAPTER_DIRS = ['/http/', '/stores/', '/adapters/', '/client/', '/testing/', '/smtp/', 'ioredis', 'smtp-server'];
 
 let dir: string;
 let tarball: string;
@@ -55,6 +55,25 @@ describe('packed package', () => {
     ].join('\n');
     writeFileSync(join(dir, 'cjs.cjs'), script);
     assert.equal(run('node', ['cjs.cjs']).trim(), 'true code');
+  });
+
+  it('runs the fake MX without smtp-server: the testing subpath and the plugins never load it', () => {
+    const script = [
+      `const { createFakeMx } = require('${pkg.name}/testing');`,
+      `require('${pkg.name}/haraka'); require('${pkg.name}/zonemta'); require('${pkg.name}/smtp-server');`,
+      `const { Interceptor } = require('${pkg.name}');`,
+      `const net = require('node:net');`,
+      `createFakeMx({ interceptor: new Interceptor() }).then((mx) => {`,
+      `  const socket = net.connect(mx.port, mx.host);`,
+      `  socket.once('data', (greeting) => {`,
+      `    const loaded = Object.keys(require.cache).filter((f) => f.includes('/node_modules/smtp-server/'));`,
+      `    console.log(greeting.toString().slice(0, 4), loaded.length);`,
+      `    socket.destroy(); mx.close();`,
+      `  });`,
+      `});`,
+    ].join('\n');
+    writeFileSync(join(dir, 'fake-mx.cjs'), script);
+    assert.equal(run('node', ['fake-mx.cjs']).trim(), '220  0');
   });
 
   it("loads as a ZoneMTA plugin from ZoneMTA's config key modules/smtp-intercept/zonemta", () => {

@@ -35,6 +35,8 @@ export class Session implements SessionInfo {
   mailFrom: PathCommand | undefined;
   rcptTo: string[] = [];
   readonly #reader: LineReader;
+  /** The connection; a STARTTLS upgrade would attach its TLS socket here and keep the reader and state. */
+  private socket: Socket;
   #utf8 = false; // the open transaction declared SMTPUTF8
   #timer: NodeJS.Timeout | undefined;
   #writing: PromiseLike<void> | undefined; // a handler still taking message bytes
@@ -44,7 +46,7 @@ export class Session implements SessionInfo {
 
   constructor(
     readonly id: string,
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly handler: SmtpHandler,
     private readonly limits: SessionLimits,
     private readonly report: (err: unknown, session: Session) => void,
@@ -58,16 +60,21 @@ export class Session implements SessionInfo {
       tooLong: () => this.#reply(REPLIES.lineTooLong),
       data: (chunk) => this.#chunk(chunk),
       dataEnd: (size, overflow) => this.#dataEnd(size, overflow),
-    }, limits.maxLine, (hold) => { if (hold) socket.pause(); else socket.resume(); });
-    socket.setNoDelay(true); // replies are small and awaited one by one: Nagle would hold them back
-    socket.on('data', (chunk: Buffer) => this.#corked(() => this.#reader.push(chunk)));
-    socket.on('error', () => undefined); // a client resetting its connection is the client's business
-    socket.on('close', () => this.#end());
-    socket.setTimeout(limits.idleTimeout, () => this.#reply(REPLIES.timeout));
+    }, limits.maxLine, (hold) => { if (hold) this.socket.pause(); else this.socket.resume(); });
+    this.socket = socket;
+    this.#attach(socket);
     this.#decide(() => this.handler.connect?.(this), greeting(limits.hostname), (reply) => {
       // §3.1: a 554 (any refusal but 421) keeps the session, answering 503 until QUIT.
       this.state = reply.code < 300 ? 'fresh' : 'refused';
     });
+  }
+
+  #attach(socket: Socket): void {
+    socket.setNoDelay(true); // replies are small and awaited one by one: Nagle would hold them back
+    socket.on('data', (chunk: Buffer) => this.#corked(() => this.#reader.push(chunk)));
+    socket.on('error', () => undefined); // a client resetting its connection is the client's business
+    socket.on('close', () => this.#end());
+    socket.setTimeout(this.limits.idleTimeout, () => this.#corked(() => this.#reply(REPLIES.timeout)));
   }
 
   /** Server shutdown: `421` now when idle, else right after the reply being prepared. */

@@ -218,6 +218,22 @@ describe('SMTP engine', () => {
     assert.equal((s.errors[0] as Error).message, 'boom');
   });
 
+  it('delays the greeting only when the handler asks, and times out a silent client with 421 4.4.2', async () => {
+    const { port } = await start({ connect: () => ({ kind: 'reply', delay: 150 }) }, { idleTimeout: 300 });
+    const c = await rawClient(port);
+    const started = performance.now();
+    assert.equal(await c.reply(), '220 mx.test ESMTP\r\n');
+    assert.ok(performance.now() - started >= 140);
+    assert.equal(await c.closed(), '421 4.4.2 Idle timeout, closing connection\r\n');
+  });
+
+  it('treats command words that name Object members as unknown commands', async () => {
+    const { port } = await start();
+    const c = await rawClient(port);
+    await c.reply();
+    assert.deepEqual(await talk(c, ['__proto__', 'constructor x', 'toString', 'hasOwnProperty']), Array(4).fill('500 5.5.1 Command unrecognized\r\n'));
+  });
+
   it('says 421 to idle sessions on close and drops lingering ones within the grace', async () => {
     const s = await start({ rcpt: () => ({ kind: 'reply', delay: 60_000 }) }, { closeGrace: 300 });
     const idle = await rawClient(s.port);
