@@ -93,6 +93,9 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
       onMessage?.(message);
     }),
     ...(size === undefined ? {} : { size }),
+    // The client already got `451 4.3.0` (say a rule text the reply writer refuses, or an onMessage that
+    // threw): the warning says why, without ending the test process.
+    onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning'),
   });
   const address = await server.listen(port, host);
   return {

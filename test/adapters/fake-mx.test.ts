@@ -198,4 +198,17 @@ describe('fake MX with nodemailer', () => {
     refused.send('QUIT\r\n');
     assert.equal(await refused.closed(), '221 2.0.0 Bye\r\n');
   });
+
+  it('answers 451 4.3.0 and warns when its onMessage throws, without ending the process', async () => {
+    const server = await createFakeMx({ interceptor: new Interceptor(), onMessage: () => { throw new Error('store full'); } });
+    try {
+      const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+      const err = await nodemailer.createTransport({ host: server.host, port: server.port, secure: false, ignoreTLS: true })
+        .sendMail(mail('bob@example.org')).catch((e: SendError) => e);
+      assert.equal((err as SendError).response, '451 4.3.0 Requested action aborted: local error in processing');
+      assert.equal((await warned).message, 'store full');
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -1,5 +1,7 @@
 // The SMTP engine through its own API, with exact wire assertions from a bare TCP client.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import type { SmtpHandler } from '../../src/smtp/handler.js';
 import { formatReply, ReplyError } from '../../src/smtp/reply.js';
@@ -266,5 +268,16 @@ describe('formatReply', () => {
     refused({ code: 250, lines: ['caf\u00e9'] }, 'lines[0]');
     assert.equal(formatReply({ code: 250, extended: '2.0.0', lines: ['x'.repeat(500)] }).length, 512);
     refused({ code: 250, extended: '2.0.0', lines: ['x'.repeat(501)] }, 'lines[0]');
+  });
+});
+
+describe('src/smtp', () => {
+  it('stands apart from the rule engine: it imports node built-ins, itself and the base error class only', () => {
+    const dir = join(import.meta.dirname, '../../src/smtp');
+    for (const file of readdirSync(dir)) {
+      for (const [, from] of readFileSync(join(dir, file), 'utf8').matchAll(/from '([^']+)'/g)) {
+        assert.ok(from!.startsWith('node:') || from!.startsWith('./') || from === '../errors.js', `${file} imports ${from}`);
+      }
+    }
   });
 });
