@@ -26,7 +26,8 @@ export function forcedAction(result: ForcedResult | undefined): Action | undefin
   if (result === undefined) return undefined;
   let action = actions.get(result);
   if (action === undefined) {
-    action = Object.freeze({ kind: 'reply', reply: Object.freeze(replyOf(result)), delay: result.delay });
+    const reply = replyOf(result);
+    action = Object.freeze({ kind: 'reply', reply: Object.freeze({ ...reply, lines: Object.freeze(reply.lines) }), delay: result.delay });
     actions.set(result, action);
   }
   return action;

@@ -34,6 +34,7 @@ const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 
 /** Decodes RFC 2047 encoded words (`=?UTF-8?Q?Caf=C3=A9?=`), as mail clients send non-ASCII header text. */
 function decodeWords(value: string): string {
+  if (!value.includes('=?')) return value; // most header values hold no encoded word
   return value
     .replace(/(=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=)\s+(?==\?)/g, '$1') // whitespace between encoded words is not text
     .replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (word, charset: string, encoding: string, text: string) => {

@@ -75,9 +75,21 @@ export const REPLIES = {
   localError: r(451, '4.3.0', 'Requested action aborted: local error in processing'), // §4.2.3
 } as const;
 
-/** The ESMTP extensions announced after EHLO (RFC 2920, RFC 6152, RFC 6531, RFC 2034, RFC 1870). */
-export function ehloReply(hostname: string, client: string, size: number): Reply {
-  return { code: 250, lines: [`${hostname} greets ${client}`, 'PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', `SIZE ${size}`] };
+/** A server's own replies that name it: the greeting (§4.2), the EHLO and HELO replies (§4.1.1.1). */
+export interface ServerReplies {
+  readonly greeting: Reply;
+  /** Announces PIPELINING (RFC 2920), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034), SIZE (RFC 1870). */
+  readonly ehlo: Reply;
+  readonly helo: Reply;
+}
+
+/** The replies naming `hostname`, built once per server (they never echo the client's text). */
+export function serverReplies(hostname: string, size: number): ServerReplies {
+  return Object.freeze({
+    greeting: r(220, undefined, `${hostname} ESMTP`),
+    ehlo: Object.freeze({ code: 250, extended: undefined, lines: Object.freeze([hostname, 'PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', `SIZE ${size}`]) }),
+    helo: r(250, undefined, hostname),
+  });
 }
 
 /** A parsed MAIL FROM or RCPT TO: the address (empty for the null reverse-path `<>`) and parameters. */

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import type { SmtpHandler } from './handler.js';
+import { serverReplies, type ServerReplies } from './protocol.js';
+import { formatReply } from './reply.js';
 import { Session } from './session.js';
 
 /** Options of {@link SmtpServer}. */
@@ -39,6 +41,7 @@ export class SmtpServer {
   #server: Server | undefined;
   #closed: Promise<void> | undefined;
   #drained: (() => void) | undefined;
+  readonly #replies: ServerReplies;
 
   constructor(options: SmtpServerOptions) {
     const { handler, hostname = osHostname() || 'localhost', size = 10 * 1024 * 1024, maxRecipients = 100, maxLine = 560, idleTimeout = 300_000, closeGrace = 1000, onError } = options;
@@ -47,6 +50,12 @@ export class SmtpServer {
     }
     if (closeGrace > 1000) throw new RangeError(`SmtpServer: closeGrace must be at most 1000 ms, got ${closeGrace}`);
     this.#options = { handler, hostname, size, maxRecipients, maxLine, idleTimeout, closeGrace, onError };
+    this.#replies = serverReplies(hostname, size);
+    try {
+      for (const reply of Object.values(this.#replies)) formatReply(reply);
+    } catch (err) {
+      throw new RangeError(`SmtpServer: hostname must be printable US-ASCII that fits a reply line, got ${JSON.stringify(hostname)}`, { cause: err });
+    }
   }
 
   /** Listens on `host:port` (0: a free port) and resolves to the bound address. */
@@ -66,8 +75,8 @@ export class SmtpServer {
       socket.destroy();
       return;
     }
-    const { handler, hostname, size, maxRecipients, maxLine, idleTimeout, onError } = this.#options;
-    const session = new Session(`${this.#prefix}${(this.#count++).toString(36)}`, socket, handler, { hostname, size, maxRecipients, maxLine, idleTimeout }, (err, s) => {
+    const { handler, size, maxRecipients, maxLine, idleTimeout, onError } = this.#options;
+    const session = new Session(`${this.#prefix}${(this.#count++).toString(36)}`, socket, handler, { replies: this.#replies, size, maxRecipients, maxLine, idleTimeout }, (err, s) => {
       if (onError === undefined) queueMicrotask(() => { throw err; }); // never silent: with no listener it is an uncaught error
       else onError(err, s);
     });

@@ -4,13 +4,14 @@
  */
 import type { Socket } from 'node:net';
 import type { Action, Decision, SessionInfo, SmtpHandler } from './handler.js';
-import { ACCEPTS, ehloReply, isAscii, NOT_IMPLEMENTED, type PathCommand, parsePath, REPLIES, type State, type Verb } from './protocol.js';
+import { ACCEPTS, isAscii, NOT_IMPLEMENTED, type PathCommand, parsePath, REPLIES, type ServerReplies, type State, type Verb } from './protocol.js';
 import { LineReader } from './reader.js';
 import { formatReply, type Reply } from './reply.js';
 
 /** The limits and identity a session runs with. */
 export interface SessionLimits {
-  readonly hostname: string;
+  /** Greeting, EHLO and HELO replies. */
+  readonly replies: ServerReplies;
   /** Largest message, in octets (announced as SIZE). */
   readonly size: number;
   readonly maxRecipients: number;
@@ -20,8 +21,8 @@ export interface SessionLimits {
   readonly idleTimeout: number;
 }
 
-// The engine's own replies never change: formatted once.
-const WIRE = new Map<Reply, string>(Object.values(REPLIES).map((reply) => [reply, formatReply(reply)]));
+// Frozen replies (the engine's own, a server's greeting, a rule's) never change: each is formatted once.
+const WIRE = new WeakMap<Reply, string>();
 
 const isThenable = <T>(value: unknown): value is PromiseLike<T> => typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 
@@ -63,7 +64,7 @@ export class Session implements SessionInfo {
     }, limits.maxLine, (hold) => { if (hold) this.socket.pause(); else this.socket.resume(); });
     this.socket = socket;
     this.#attach(socket);
-    this.#decide(() => this.handler.connect?.(this), greeting(limits.hostname), (reply) => {
+    this.#decide(() => this.handler.connect?.(this), limits.replies.greeting, (reply) => {
       // §3.1: a 554 (any refusal but 421) keeps the session, answering 503 until QUIT.
       this.state = reply.code < 300 ? 'fresh' : 'refused';
     });
@@ -103,7 +104,7 @@ export class Session implements SessionInfo {
         this.#resetTransaction(); // §4.1.4: EHLO in a session resets it like RSET
         this.helo = args;
         this.state = 'ready';
-        return this.#reply(verb === 'EHLO' ? ehloReply(this.limits.hostname, args, this.limits.size) : { code: 250, lines: [this.limits.hostname] });
+        return this.#reply(verb === 'EHLO' ? this.limits.replies.ehlo : this.limits.replies.helo);
       case 'MAIL': return this.#mail(args);
       case 'RCPT': return this.#rcpt(args);
       case 'DATA':
@@ -238,6 +239,7 @@ export class Session implements SessionInfo {
         this.report(err, this); // a handler's reply that cannot go on the wire: say so, answer 451
         return this.#reply(REPLIES.localError, quit);
       }
+      if (Object.isFrozen(reply) && Object.isFrozen(reply.lines)) WIRE.set(reply, wire);
     }
     this.socket.write(wire, 'latin1');
     if (quit || reply.code === 421) {
@@ -278,10 +280,6 @@ export class Session implements SessionInfo {
       this.report(err, this);
     }
   }
-}
-
-function greeting(hostname: string): Reply {
-  return { code: 220, lines: [`${hostname} ESMTP`] };
 }
 
 /** The 503 for a command outside the states of `ACCEPTS` (§4.1.4, §3.3, §3.1). */

@@ -58,7 +58,7 @@ describe('SMTP engine', () => {
     assert.equal(await c.reply(), '220 mx.test ESMTP\r\n');
     assert.ok(performance.now() - started < 50, 'no greeting delay');
     assert.deepEqual(await talk(c, ['EHLO client.test', 'HELO client.test']), [
-      '250-mx.test greets client.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250 SIZE 1000\r\n',
+      '250-mx.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250 SIZE 1000\r\n',
       '250 mx.test\r\n',
     ]);
   });
