@@ -44,6 +44,7 @@ export class Session implements SessionInfo {
   #failed = false; // the handler failed while taking the current message
   #closing = false; // the server is shutting down: 421 at the next command
   #gone = false;
+  #paused = false;
 
   constructor(
     readonly id: string,
@@ -61,7 +62,13 @@ export class Session implements SessionInfo {
       tooLong: () => this.#reply(REPLIES.lineTooLong),
       data: (chunk) => this.#chunk(chunk),
       dataEnd: (size, overflow) => this.#dataEnd(size, overflow),
-    }, limits.maxLine, (hold) => { if (hold) this.socket.pause(); else this.socket.resume(); });
+    }, limits.maxLine, (hold) => {
+      // Only on a change: resume() on a flowing stream still schedules a tick.
+      if (hold === this.#paused) return;
+      this.#paused = hold;
+      if (hold) this.socket.pause();
+      else this.socket.resume();
+    });
     this.socket = socket;
     this.#attach(socket);
     this.#decide(() => this.handler.connect?.(this), limits.replies.greeting, (reply) => {
@@ -222,8 +229,11 @@ export class Session implements SessionInfo {
     const reply = action?.reply ?? fallback;
     const delay = action?.delay ?? 0;
     if (delay <= 0) return this.#reply(reply, false, () => then(reply));
+    // The idle timeout measures the client's silence, not ours: it is off while a delayed reply waits.
+    this.socket.setTimeout(0);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      this.socket.setTimeout(this.limits.idleTimeout);
       this.#corked(() => this.#reply(reply, false, () => then(reply)));
     }, delay);
   }

@@ -229,6 +229,14 @@ describe('SMTP engine', () => {
     assert.equal(await c.closed(), '421 4.4.2 Idle timeout, closing connection\r\n');
   });
 
+  it('does not count its own reply delay as the client being idle', async () => {
+    const { port } = await start({ mail: () => ({ kind: 'reply', delay: 400 }) }, { idleTimeout: 200 });
+    const c = await rawClient(port);
+    await c.reply();
+    assert.deepEqual(await talk(c, ['HELO c', 'MAIL FROM:<a@x.test>']), ['250 mx.test\r\n', '250 2.1.0 Sender OK\r\n']);
+    assert.equal(await c.closed(), '421 4.4.2 Idle timeout, closing connection\r\n');
+  });
+
   it('treats command words that name Object members as unknown commands', async () => {
     const { port } = await start();
     const c = await rawClient(port);
