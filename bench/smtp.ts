@@ -3,21 +3,14 @@
 // Servers run in child processes; each scenario keeps its best of ROUNDS interleaved rounds.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from '../test/helpers/redis-server.js';
 import { postfixTool, runPeer } from '../test/helpers/smtp-peers.js';
 
 const ROUNDS = Number(process.env['ROUNDS'] ?? 3);
 const SECONDS = 1.5; // aimed length of one measured run
 
 interface Target { name: string; port: number; child: ChildProcess }
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function listening(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {

@@ -15,7 +15,8 @@ function redisBinary(): string {
   }
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free right now, for servers that cannot listen on port 0 and report it. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
