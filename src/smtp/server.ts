@@ -27,11 +27,15 @@ export interface SmtpServerOptions {
   maxLine?: number;
   /** Milliseconds a client may stay silent before `421 4.4.2` (RFC 5321 §4.5.3.2.7). @default 300000 */
   idleTimeout?: number;
+  /** Open sessions at most; one more gets `421 4.3.2` and is closed (RFC 5321 §3.8). @default 1000 */
+  maxConnections?: number;
   /** After `close()`, milliseconds before lingering connections are dropped (at most 1000). @default 1000 */
   closeGrace?: number;
   /** Called with what a handler threw or rejected, and with replies that could not be written (the client got `451 4.3.0`). */
   onError?: (err: unknown, session: { readonly id: string }) => void;
 }
+
+const TOO_MANY = formatReply({ code: 421, extended: '4.3.2', lines: ['Too many connections, try again later'] });
 
 export class SmtpServer {
   readonly #sessions = new Set<Session>();
@@ -44,12 +48,12 @@ export class SmtpServer {
   readonly #replies: ServerReplies;
 
   constructor(options: SmtpServerOptions) {
-    const { handler, hostname = osHostname() || 'localhost', size = 10 * 1024 * 1024, maxRecipients = 100, maxLine = 560, idleTimeout = 300_000, closeGrace = 1000, onError } = options;
-    for (const [name, value, min] of [['size', size, 1], ['maxRecipients', maxRecipients, 1], ['maxLine', maxLine, 512], ['idleTimeout', idleTimeout, 1], ['closeGrace', closeGrace, 0]] as const) {
+    const { handler, hostname = osHostname() || 'localhost', size = 10 * 1024 * 1024, maxRecipients = 100, maxLine = 560, idleTimeout = 300_000, maxConnections = 1000, closeGrace = 1000, onError } = options;
+    for (const [name, value, min] of [['size', size, 1], ['maxRecipients', maxRecipients, 1], ['maxLine', maxLine, 512], ['idleTimeout', idleTimeout, 1], ['maxConnections', maxConnections, 1], ['closeGrace', closeGrace, 0]] as const) {
       if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`SmtpServer: ${name} must be an integer of at least ${min}, got ${String(value)}`);
     }
     if (closeGrace > 1000) throw new RangeError(`SmtpServer: closeGrace must be at most 1000 ms, got ${closeGrace}`);
-    this.#options = { handler, hostname, size, maxRecipients, maxLine, idleTimeout, closeGrace, onError };
+    this.#options = { handler, hostname, size, maxRecipients, maxLine, idleTimeout, maxConnections, closeGrace, onError };
     this.#replies = serverReplies(hostname, size);
     try {
       for (const reply of Object.values(this.#replies)) formatReply(reply);
@@ -73,6 +77,11 @@ export class SmtpServer {
   accept(socket: Socket): void {
     if (this.#closed !== undefined) {
       socket.destroy();
+      return;
+    }
+    if (this.#sessions.size >= this.#options.maxConnections) {
+      socket.on('error', () => undefined);
+      socket.end(TOO_MANY, 'latin1');
       return;
     }
     const { handler, size, maxRecipients, maxLine, idleTimeout, onError } = this.#options;

@@ -237,6 +237,15 @@ describe('SMTP engine', () => {
     assert.equal(await c.closed(), '421 4.4.2 Idle timeout, closing connection\r\n');
   });
 
+  it('answers a connection over maxConnections with 421 4.3.2 and closes it', async () => {
+    const { port } = await start({}, { maxConnections: 1 });
+    const first = await rawClient(port);
+    await first.reply();
+    const second = await rawClient(port);
+    assert.equal(await second.closed(), '421 4.3.2 Too many connections, try again later\r\n');
+    assert.deepEqual(await talk(first, ['NOOP']), ['250 2.0.0 OK\r\n']);
+  });
+
   it('treats command words that name Object members as unknown commands', async () => {
     const { port } = await start();
     const c = await rawClient(port);
