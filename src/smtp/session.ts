@@ -24,6 +24,9 @@ export interface SessionLimits {
 // Frozen replies (the engine's own, a server's greeting, a rule's) never change: each is formatted once.
 const WIRE = new WeakMap<Reply, string>();
 
+/** Milliseconds a connection may stay half-open after our closing reply. */
+const LINGER = 10_000;
+
 const isThenable = <T>(value: unknown): value is PromiseLike<T> => typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 
 export class Session implements SessionInfo {
@@ -255,6 +258,10 @@ export class Session implements SessionInfo {
     if (quit || reply.code === 421) {
       this.#gone = true;
       this.socket.end();
+      // A client that never closes its side must not hold the connection (and a maxConnections slot).
+      const socket = this.socket;
+      const linger = setTimeout(() => socket.destroy(), LINGER).unref();
+      socket.once('close', () => clearTimeout(linger));
       return;
     }
     apply?.();

@@ -58,6 +58,14 @@ describe('conformance with real SMTP clients', () => {
       assert.deepEqual(messages[0]!.envelope.rcptTo, ['bob@example.org', 'carol@example.org']);
     });
 
+    it('sends an internationalised address with SMTPUTF8', async () => {
+      const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+      const info = await t.sendMail({ from: 'a@example.com', to: 'jos\u00e9@example.org', subject: 'utf8', text: 'hi' });
+      assert.deepEqual(info.accepted, ['jos\u00e9@example.org']);
+      await settled(1);
+      assert.deepEqual(messages[0]!.envelope.rcptTo, ['jos\u00e9@example.org']);
+    });
+
     it('delivers many messages over pooled connections', async () => {
       const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 2 });
       const infos = await Promise.all(Array.from({ length: 20 }, (_, i) => t.sendMail({ from: 'a@example.com', to: `r${i}@example.org`, subject: `n${i}`, text: `.body ${i}` })));
