@@ -66,6 +66,7 @@ function scriptHandler(script: DeliveryScript): SmtpHandler {
   };
 }
 
+/** The per-delivery fake MX of the Haraka and ZoneMTA plugins: `route(script)` opens a port answering it. */
 export class ScriptedMx {
   readonly #listeners = new Set<Server>();
   readonly #servers = new Set<SmtpServer>();

@@ -24,6 +24,16 @@ const DOT = 0x2e;
 const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The framing of one connection. `push` bytes in; it calls its sink with one command line (or the end of
+ * a message) and then waits for `next()`.
+ *
+ * @example
+ * ```ts
+ * const reader = new LineReader(sink, 512, (hold) => (hold ? socket.pause() : socket.resume()))
+ * socket.on('data', (chunk) => reader.push(chunk))
+ * ```
+ */
 export class LineReader {
   #pending: Buffer = EMPTY;
   #busy = true; // nothing is read before the greeting went out

@@ -37,6 +37,17 @@ export interface SmtpServerOptions {
 
 const TOO_MANY = formatReply({ code: 421, extended: '4.3.2', lines: ['Too many connections, try again later'] });
 
+/**
+ * An SMTP server running a handler's actions: one session per connection, RFC 5321 replies where the
+ * handler leaves the choice to the engine, limits on size, recipients, lines and connections.
+ *
+ * @example
+ * ```ts
+ * const server = new SmtpServer({ handler: { rcpt: (s, to) => ({ kind: 'reply', reply: { code: 550, extended: '5.1.1', lines: ['no such user'] } }) } })
+ * const { port } = await server.listen(0, '127.0.0.1')
+ * await server.close()
+ * ```
+ */
 export class SmtpServer {
   readonly #sessions = new Set<Session>();
   readonly #options: Required<Omit<SmtpServerOptions, 'onError'>> & Pick<SmtpServerOptions, 'onError'>;
@@ -81,6 +92,7 @@ export class SmtpServer {
     }
     if (this.#sessions.size >= this.#options.maxConnections) {
       socket.on('error', () => undefined);
+      socket.setTimeout(10_000, () => socket.destroy()); // a client that never closes its side
       socket.end(TOO_MANY, 'latin1');
       return;
     }

@@ -29,6 +29,7 @@ const LINGER = 10_000;
 
 const isThenable = <T>(value: unknown): value is PromiseLike<T> => typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 
+/** One connection's session; created by `SmtpServer.accept`, it runs until the socket closes. */
 export class Session implements SessionInfo {
   readonly remoteAddress: string;
   readonly remotePort: number;

@@ -39,7 +39,7 @@ export interface FakeMx {
   close(): Promise<void>;
 }
 
-/** The engine handler applying `interceptor`'s rules; `store` receives accepted messages. */
+/** @internal The engine handler applying `interceptor`'s rules; `store` receives accepted messages. */
 export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void): SmtpHandler {
   const reader = new TagReader(tags);
   const bodies = new WeakMap<SessionInfo, Buffer[]>(); // the message being read, per session
