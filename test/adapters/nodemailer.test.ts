@@ -102,6 +102,37 @@ describe('nodemailer adapter fidelity', () => {
     assert.equal(plainMx.messages.length, 0);
   });
 
+  it('checks each phase of each recipient once, in session order, wherever a rule forces', async () => {
+    const to = ['a@example.org', 'b@example.org', 'c@example.org'];
+    const unforced = ['connect', 'mail', ...to.map((r) => `rcpt ${r}`), ...to.map((r) => `data ${r}`)];
+    const cases: [RuleInput | undefined, string[]][] = [
+      [undefined, unforced],
+      [{ recipient: 'b@example.org', code: 550 }, ['connect', 'mail', ...to.map((r) => `rcpt ${r}`), 'data a@example.org', 'data c@example.org']],
+      [{ recipient: 'c@example.org', code: 250, phase: 'data' }, unforced],
+      [{ recipient: 'b@example.org', code: 250 }, ['connect', 'mail', ...to.map((r) => `rcpt ${r}`), 'data b@example.org', 'data a@example.org', 'data c@example.org']],
+      [{ code: 451, phase: 'mail' }, ['connect', 'mail']],
+    ];
+    for (const [rule, expected] of cases) {
+      await forced.clear();
+      if (rule) await forced.add({ ...rule, times: 5 });
+      const seen: string[] = [];
+      const stop = forced.observe((a) => seen.push(a.recipient === undefined ? String(a.phase) : `${a.phase} ${a.recipient}`));
+      await viaAdapter().sendMail(mail(to)).catch(() => undefined);
+      stop();
+      assert.deepEqual(seen, expected, JSON.stringify(rule));
+      if (rule) assert.equal(forced.list()[0]?.times, 4, 'the forcing check counted once');
+    }
+  });
+
+  it('hands an unforced mail to the wrapped transport untouched: its info as it gave it', async () => {
+    await forced.clear();
+    await real.clear();
+    const direct = await viaReal().sendMail(mail(['x@example.org', 'y@example.org']));
+    const wrapped = await viaAdapter().sendMail(mail(['x@example.org', 'y@example.org']));
+    assert.deepEqual(Object.keys(wrapped).sort(), Object.keys(direct).sort());
+    assert.deepEqual([wrapped.accepted, wrapped.rejected, wrapped.envelope, wrapped.response.slice(0, 3)], [direct.accepted, direct.rejected, direct.envelope, '250']);
+  });
+
   it('passes verify and close through to the wrapped transport', async () => {
     const transport = viaAdapter();
     assert.equal(await transport.verify(), true);
