@@ -27,8 +27,8 @@ const infoFields = (info: Record<string, unknown>) => ({
   rejectedErrors: (info.rejectedErrors as unknown[] | undefined)?.map(fields), envelope: info.envelope,
 });
 
-async function outcome(transport: nodemailer.Transporter, to: string[]) {
-  return transport.sendMail(mail(to)).then((info) => ({ info: infoFields(info as never) }), (err: unknown) => ({ err: fields(err) }));
+async function outcome(transport: ReturnType<typeof nodemailer.createTransport>, to: string[]) {
+  return transport.sendMail(mail(to)).then((info: unknown) => ({ info: infoFields(info as never) }), (err: unknown) => ({ err: fields(err) }));
 }
 
 /** The real server sends `script`; the adapter forces `rule`. Both outcomes, as nodemailer reports them. */
