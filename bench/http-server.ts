@@ -1,5 +1,7 @@
 // A server process for bench/http.ts: `api <rules>` serves /v1/errors over an interceptor holding
 // <rules> rules; `bare` answers every request with 200 and a small JSON body after reading it.
+// `GET /__cpu` answers the process's CPU time so far (microseconds, user + system): CPU per request
+// does not depend on how the shared machine schedules the processes, throughput does.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createErrorsHandler } from '../src/http/index.js';
@@ -22,7 +24,11 @@ if (mode === 'api') {
     });
   };
 }
-const server = createServer({ keepAliveTimeout: 60_000 }, listener);
+const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+  if (req.url !== '/__cpu') return listener!(req, res);
+  const { user, system } = process.cpuUsage();
+  res.end(String(user + system));
+});
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${(server.address() as AddressInfo).port}\n`);
 });

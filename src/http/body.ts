@@ -35,7 +35,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     };
     req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -112,9 +112,12 @@ export function parseBody(body: Buffer, contentType: string | undefined): object
     `Content-Type ${contentType === undefined ? '(none)' : `"${contentType}"`} is not supported; send application/json or application/x-www-form-urlencoded (UTF-8)`, 415);
 }
 
+// Reusable: a non-streaming decode starts afresh on every call.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeUtf8(body: Buffer): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+    return UTF8.decode(body);
   } catch {
     throw invalid('invalid_encoding', 'the request body is not valid UTF-8');
   }
