@@ -74,6 +74,18 @@ async function latency(port: number, path: string, count: number): Promise<{ p50
   return { p50: times[Math.floor(count * 0.5)]!, p99: times[Math.min(count - 1, Math.floor(count * 0.99))]! };
 }
 
+/** The first rule a domain filter lists. */
+async function firstRule(port: number, domain: string): Promise<{ id: string }> {
+  const text = await new Promise<string>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: `/v1/errors?domain=${domain}`, headers: { authorization: `Bearer ${TOKEN}` }, agent }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve(body));
+    }).on('error', reject).end();
+  });
+  return (JSON.parse(text) as { id: string }[])[0]!;
+}
+
 const post = (i: number): [string, string, string] => ['POST', '/v1/errors', JSON.stringify({ domain: `d${i % 1000}.bench.example`, code: 421 })];
 const list = (): [string, string, undefined] => ['GET', '/v1/errors?domain=d1.bench.example', undefined];
 
@@ -81,14 +93,7 @@ const api = await start(['api', '0']);
 const bare = await start(['bare']);
 await rate(api.port, post); // creates the 1,000 rules; warms both servers
 await rate(bare.port, post);
-const created = JSON.parse(await new Promise<string>((resolve) => {
-  request({ host: '127.0.0.1', port: api.port, path: '/v1/errors?domain=d7.bench.example', headers: { authorization: `Bearer ${TOKEN}` }, agent }, (res) => {
-    let text = '';
-    res.on('data', (c) => { text += c; });
-    res.on('end', () => resolve(text));
-  }).end();
-})) as { id: string }[];
-const byIdPath = `/v1/errors/${created[0]!.id}`;
+const byIdPath = `/v1/errors/${(await firstRule(api.port, 'd7.bench.example')).id}`;
 const byId = (): [string, string, undefined] => ['GET', byIdPath, undefined];
 
 const scenarios = [['POST /v1/errors', post], ['GET  /v1/errors/:id', byId], ['GET  /v1/errors?domain', list]] as const;
@@ -109,14 +114,7 @@ api.child.kill();
 bare.child.kill();
 
 const big = await start(['api', '100000']);
-const rule = JSON.parse(await new Promise<string>((resolve) => {
-  request({ host: '127.0.0.1', port: big.port, path: '/v1/errors?domain=d0.example', headers: { authorization: `Bearer ${TOKEN}` }, agent }, (res) => {
-    let text = '';
-    res.on('data', (c) => { text += c; });
-    res.on('end', () => resolve(text));
-  }).end();
-})) as { id: string }[];
-const idLatency = await latency(big.port, `/v1/errors/${rule[0]!.id}`, 2000);
+const idLatency = await latency(big.port, `/v1/errors/${(await firstRule(big.port, 'd0.example')).id}`, 2000);
 const filtered = await latency(big.port, '/v1/errors?domain=d0.example', 100);
 const full = await latency(big.port, '/v1/errors', 10);
 big.child.kill();

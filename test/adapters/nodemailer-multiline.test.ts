@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { interceptTransport, type TransportLike } from '../../src/adapters/nodemailer.js';
 import { Interceptor, type RuleInput } from '../../src/index.js';
+import { errorFields as fields, infoFields } from '../helpers/nodemailer-fields.js';
 import { type Lines, type Script, type ScriptedSmtp, scriptedSmtp } from '../helpers/scripted-smtp.js';
 
 let plain: ScriptedSmtp; // accepts everything: where the adapter sends unforced recipients
@@ -13,22 +14,8 @@ let plain: ScriptedSmtp; // accepts everything: where the adapter sends unforced
 const smtp = (server: ScriptedSmtp) => nodemailer.createTransport({ host: server.host, port: server.port, secure: false, ignoreTLS: true });
 const mail = (to: string[]) => ({ from: 'app@example.com', to, subject: 'hi', text: 'body' });
 
-const ERROR_FIELDS = ['message', 'code', 'response', 'responseCode', 'permanent', 'command', 'recipient'] as const;
-function fields(err: unknown): Record<string, unknown> {
-  const e = err as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const f of ERROR_FIELDS) if (e[f] !== undefined) out[f] = e[f];
-  if (Array.isArray(e.rejected)) out.rejected = e.rejected;
-  if (Array.isArray(e.rejectedErrors)) out.rejectedErrors = e.rejectedErrors.map(fields);
-  return out;
-}
-const infoFields = (info: Record<string, unknown>) => ({
-  accepted: info.accepted, rejected: info.rejected, response: info.response,
-  rejectedErrors: (info.rejectedErrors as unknown[] | undefined)?.map(fields), envelope: info.envelope,
-});
-
 async function outcome(transport: ReturnType<typeof nodemailer.createTransport>, to: string[]) {
-  return transport.sendMail(mail(to)).then((info: unknown) => ({ info: infoFields(info as never) }), (err: unknown) => ({ err: fields(err) }));
+  return transport.sendMail(mail(to)).then((info: unknown) => ({ info: infoFields(info as never, true) }), (err: unknown) => ({ err: fields(err) }));
 }
 
 /** The real server sends `script`; the adapter forces `rule`. Both outcomes, as nodemailer reports them. */

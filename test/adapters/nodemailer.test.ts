@@ -7,6 +7,7 @@ import nodemailer from 'nodemailer';
 import { interceptTransport, type TransportLike } from '../../src/adapters/nodemailer.js';
 import { createFakeMx, type FakeMx } from '../../src/adapters/smtp-server.js';
 import { Interceptor, type RuleInput } from '../../src/index.js';
+import { errorFields as fields, infoFields } from '../helpers/nodemailer-fields.js';
 
 let real: Interceptor;   // rules answered by a real SMTP server
 let forced: Interceptor; // the same rules applied by the adapter
@@ -17,19 +18,6 @@ const smtp = (mx: FakeMx) => nodemailer.createTransport({ host: mx.host, port: m
 const viaReal = () => smtp(realMx);
 const viaAdapter = () => nodemailer.createTransport(interceptTransport((smtp(plainMx) as unknown as { transporter: TransportLike }).transporter, forced) as never);
 const mail = (to: string[]) => ({ from: 'app@example.com', to, subject: 'hi', text: 'body' });
-
-const ERROR_FIELDS = ['message', 'code', 'response', 'responseCode', 'permanent', 'command', 'recipient'] as const;
-function fields(err: unknown): Record<string, unknown> {
-  const e = err as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const f of ERROR_FIELDS) if (e[f] !== undefined) out[f] = e[f];
-  if (Array.isArray(e.rejected)) out.rejected = e.rejected;
-  if (Array.isArray(e.rejectedErrors)) out.rejectedErrors = e.rejectedErrors.map(fields);
-  return out;
-}
-function infoFields(info: Record<string, unknown>): Record<string, unknown> {
-  return { accepted: info.accepted, rejected: info.rejected, rejectedErrors: (info.rejectedErrors as unknown[] | undefined)?.map(fields), envelope: info.envelope };
-}
 
 async function both(rules: RuleInput[], to: string[]) {
   await real.clear();
