@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventEmitter } from 'eventemitter3';
-import { type Interceptor, type RuleFilter, type RuleInput, ValidationError } from '../index.js';
+import { type Interceptor, type Rule, type RuleFilter, type RuleInput, ValidationError } from '../index.js';
 import { errorResponse, HttpError, sendJson as send } from './api-error.js';
 import { authenticate, credentials, type TokenOptions } from './auth.js';
 import { parseBody, parseForm, readBody } from './body.js';
@@ -79,10 +79,6 @@ function options(opts: ErrorsHandlerOptions): { creds: ReturnType<typeof credent
 export function createErrorsHandler(interceptor: Interceptor, opts: ErrorsHandlerOptions): ErrorsHandler {
   const { creds, basePath, maxBodyBytes } = options(opts);
   const events = new EventEmitter<ErrorsHandlerEvents>();
-  // Rules that were new when installed, so a POST answers 201 rather than 200 (an update). Asking
-  // `get(idOf(body))` first would validate and hash the body twice (measured: a tenth of a POST).
-  const added = new WeakSet<object>();
-  interceptor.on('rule:added', (rule) => added.add(rule));
 
   async function route(req: IncomingMessage, res: ServerResponse, path: string, query: string, requestId: string, log: { tokenName?: string }): Promise<void> {
     const rest = path.slice(basePath.length);
@@ -117,7 +113,18 @@ export function createErrorsHandler(interceptor: Interceptor, opts: ErrorsHandle
     // Some clients label an empty DELETE body as JSON: an empty body is no body.
     const body = method === 'DELETE' && raw.length === 0 ? undefined : parseBody(raw, req.headers['content-type']);
     if (method === 'POST') {
-      const rule = await interceptor.add(body as RuleInput);
+      // 201 when the rule was new, 200 for an update: the rule this add installs is announced as added
+      // or updated while the add is in flight. Asking `get(idOf(body))` first would validate and hash
+      // the body twice (measured: a tenth of a POST). Listening only meanwhile keeps no listener behind.
+      const added = new Set<Rule>();
+      const onAdded = (rule: Rule) => added.add(rule);
+      interceptor.on('rule:added', onAdded);
+      let rule: Rule;
+      try {
+        rule = await interceptor.add(body as RuleInput);
+      } finally {
+        interceptor.off('rule:added', onAdded);
+      }
       return added.has(rule)
         ? send(res, 201, rule, { 'x-request-id': requestId, location: `${basePath}/${rule.id}` })
         : send(res, 200, rule, { 'x-request-id': requestId });

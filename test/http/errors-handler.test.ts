@@ -56,6 +56,15 @@ describe('REST API /v1/errors', () => {
       assert.equal(ic.check({ domain: 'hotmail.com', tags: 'Campaign1' })?.code, 421);
     });
 
+    it('answers 201 to each new rule and 200 to each update among concurrent POSTs, and keeps no listener', async () => {
+      for (let i = 0; i < 10; i++) await ic.add({ domain: `old${i}.example`, code: 421 });
+      const listeners = ic.listenerCount('rule:added');
+      const posts = Array.from({ length: 20 }, (_, i) => raw(base, { method: 'POST', headers: json, body: JSON.stringify({ domain: `${i % 2 === 0 ? 'new' : 'old'}${Math.floor(i / 2)}.example`, code: 550 }) }));
+      const statuses = (await Promise.all(posts)).map((res) => res.status);
+      assert.deepEqual(statuses, Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 201 : 200)));
+      assert.equal(ic.listenerCount('rule:added'), listeners);
+    });
+
     it('deletes with the urlencoded DELETE example', async () => {
       const rule = await ic.add({ cluster: true, domain: 'gmail.com', code: 421 });
       const removed = await raw(base, { method: 'DELETE', headers: form, body: 'cluster=true&code=421&domain=gmail.com' });
