@@ -1,6 +1,7 @@
 /**
  * The forced result of a matched attempt: what an adapter replies or reports instead of delivering.
  */
+import { buildReplyLines } from './reply.js';
 import type { Phase } from './rule-input.js';
 import type { Rule } from './rule.js';
 
@@ -21,10 +22,22 @@ export interface ForcedResult {
   readonly code: number;
   /** Enhanced status code: the rule's, or `<class>.0.0`. */
   readonly extended: string;
-  /** Reply text: the rule's, or a default naming the outcome. */
+  /**
+   * Reply text: the rule's, or a default naming the outcome. For a multi-line rule, its lines joined
+   * with `"\n"`.
+   */
   readonly description: string;
-  /** The single reply line, e.g. `"421 4.0.0 forced deferring"`. Never contains CR or LF. */
+  /**
+   * The reply as nodemailer reports one from a server: the single line, e.g. `"421 4.0.0 forced
+   * deferring"`; for a multi-line rule the wire lines joined with `"\n"` (`"550-5.1.1 first\n550
+   * 5.1.1 second"`). Never contains CR.
+   */
   readonly reply: string;
+  /**
+   * The wire lines without CRLF, each US-ASCII and at most 510 octets: `["550-5.1.1 first", "550 5.1.1
+   * second"]`; one entry for a single-line reply. Frozen.
+   */
+  readonly replyLines: readonly string[];
   readonly outcome: Outcome;
   /** True for 4xx: the host should retry later. */
   readonly retryable: boolean;
@@ -46,12 +59,14 @@ const DEFAULT_TEXT: Record<Outcome, string> = {
 export function forcedResult(rule: Rule): ForcedResult {
   const outcome: Outcome = rule.code < 300 ? 'accepted' : rule.code < 500 ? 'deferred' : 'failed';
   const extended = rule.extended ?? `${String(rule.code)[0]}.0.0`;
-  const description = rule.description ?? DEFAULT_TEXT[outcome];
+  const given = rule.description ?? DEFAULT_TEXT[outcome];
+  const replyLines = buildReplyLines(rule.code, extended, typeof given === 'string' ? [given] : given);
   return Object.freeze({
     code: rule.code,
     extended,
-    description,
-    reply: `${rule.code} ${extended} ${description}`,
+    description: typeof given === 'string' ? given : given.join('\n'),
+    reply: replyLines.join('\n'),
+    replyLines,
     outcome,
     retryable: outcome === 'deferred',
     phase: rule.phase,

@@ -5,6 +5,7 @@
 import { parseAddress, parseRuleDomain, type ParsedAddress, type ParsedDomain } from './domain.js';
 import { type ErrorDetail, ValidationError } from './errors.js';
 import { parseCidr, parseIp, type ParsedCidr } from './ip.js';
+import { MAX_REPLY_LINES, replyTextProblem } from './reply.js';
 import { schemaProblems, sortByField } from './schema.js';
 
 /** SMTP stage at which a forced reply is given. */
@@ -35,8 +36,12 @@ export interface RuleInput extends SelectorFields {
   code?: number | string;
   /** RFC 3463 enhanced code `class.subject.detail`; class must equal the code's first digit. Default `<class>.0.0`. */
   extended?: string;
-  /** Reply text, at most 512 printable characters. */
-  description?: string;
+  /**
+   * Reply text: printable US-ASCII, one line, or an array of lines for a multi-line reply. Each line
+   * `<code>-<extended> <text>` must fit 512 octets with CRLF (at most 500 characters of text with the
+   * default `extended`). An empty string means the default text.
+   */
+  description?: string | readonly string[];
   /** Whole cluster (`true`) or this instance only (`false`). @default false */
   cluster?: boolean | string | number;
   /** Apply to the next N matching attempts, then remove the rule. */
@@ -59,7 +64,8 @@ export interface RuleInput extends SelectorFields {
 export interface RuleSpec {
   readonly code: number | undefined;
   readonly extended: string | undefined;
-  readonly description: string | undefined;
+  /** One line, or the frozen lines of a multi-line reply. */
+  readonly description: string | readonly string[] | undefined;
   readonly pool: string | undefined;
   readonly mta: string | undefined;
   readonly domain: ParsedDomain | undefined;
@@ -128,6 +134,29 @@ function parseNumberIn(field: string, raw: number | string | undefined, min: num
   return value;
 }
 
+/** The reply text given: `""` means the default text; an array is a multi-line reply. */
+function parseDescription(raw: string | readonly string[] | undefined, extended: string, p: Problems): string | readonly string[] | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw === 'string') {
+    const problem = replyTextProblem(raw, 'description', extended);
+    return problem ? p.add(problem.code, 'description', problem.message) : raw;
+  }
+  if (raw.length === 0 || raw.length > MAX_REPLY_LINES) {
+    return p.add('out_of_range', 'description', `description must have 1 to ${MAX_REPLY_LINES} lines (got ${raw.length})`);
+  }
+  const before = p.list.length;
+  raw.forEach((line: unknown, i) => {
+    const name = `description[${i}]`;
+    if (typeof line !== 'string') p.add('invalid_type', 'description', `${name} must be a string`);
+    else if (line === '') p.add('invalid_format', 'description', `${name} must not be empty`);
+    else {
+      const problem = replyTextProblem(line, name, extended);
+      if (problem) p.add(problem.code, 'description', problem.message);
+    }
+  });
+  return p.list.length > before ? undefined : Object.freeze([...raw]);
+}
+
 /**
  * Validates and normalises a rule input. `requireCode` is false for `remove`, whose input names a
  * selector and may omit the reply. `now` is the clock for `ttl` and `expires`.
@@ -149,7 +178,7 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
   if (extended !== undefined && code !== undefined && extended[0] !== String(code)[0]) {
     extended = p.add('invalid_format', 'extended', `extended ${extended} must start with the class of code ${code} (${String(code)[0]}.x.x)`);
   }
-  const description = ok('description');
+  const description = parseDescription(ok('description'), extended ?? `${code === undefined ? 'x' : String(code)[0]}.0.0`, p);
   const pool = ok('pool');
   const mtaRaw = ok('mta');
   const mta = mtaRaw === undefined ? undefined : parseIp(mtaRaw)?.text ?? p.add('invalid_format', 'mta', `mta "${mtaRaw}" is not an IPv4 or IPv6 address`);

@@ -22,7 +22,8 @@ export interface RuleJSON extends SelectorFields {
   cluster: boolean;
   code: number;
   extended?: string;
-  description?: string;
+  /** One line, or the lines of a multi-line reply. */
+  description?: string | string[];
   id: string;
   times?: number;
   probability?: number;
@@ -54,7 +55,7 @@ export function ruleId(spec: RuleSpec): string {
 /** The rarely set fields of a rule, grouped so that rules without them share one frozen object. */
 interface RuleOptions {
   readonly extended: string | undefined;
-  readonly description: string | undefined;
+  readonly description: string | readonly string[] | undefined;
   readonly probability: number | undefined;
   readonly expires: number | undefined;
   readonly priority: number;
@@ -157,8 +158,8 @@ export class Rule {
     return this.options.extended;
   }
 
-  /** Reply text as given. */
-  get description(): string | undefined {
+  /** Reply text as given: one line, or the lines of a multi-line reply. */
+  get description(): string | readonly string[] | undefined {
     return this.options.description;
   }
 
@@ -236,7 +237,8 @@ export class Rule {
     json.cluster = this.cluster;
     json.code = this.code;
     if (this.extended !== undefined) json.extended = this.extended;
-    if (this.description !== undefined) json.description = this.description;
+    const description = this.description;
+    if (description !== undefined) json.description = typeof description === 'string' ? description : [...description];
     json.id = this.id;
     if (this.remaining !== undefined) json.times = this.remaining;
     if (this.probability !== undefined) json.probability = this.probability;

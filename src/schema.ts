@@ -29,7 +29,8 @@ const schema = {
   properties: {
     code: { ...numeric('^\\d+$'), type: ['integer', 'string'] },
     extended: { type: 'string', pattern: '^[245]\\.\\d{1,3}\\.\\d{1,3}$' },
-    description: { type: 'string', maxLength: 512, pattern: PRINTABLE },
+    // Lines, ASCII and length are checked by rule-input.ts: the limit depends on `extended`.
+    description: { type: ['string', 'array'] },
     pool: text(256),
     mta: text(64),
     domain: text(256),
@@ -54,7 +55,7 @@ const validate = ajv.compile(schema);
 const EXPECTED: Record<string, string> = {
   code: 'an integer SMTP reply code',
   extended: 'an enhanced status code of the form class.subject.detail, e.g. 5.7.1',
-  description: 'a single line of printable text of at most 512 characters',
+  description: 'a line of reply text or an array of lines (a multi-line reply)',
   cluster: 'true or false',
   times: 'an integer',
   probability: 'a number',

@@ -55,9 +55,8 @@ describe('rule validation', () => {
       const [first] = await problems({ code: 550, description: bad });
       assert.deepEqual([first?.code, first?.param], ['invalid_format', 'description']);
     }
-    assert.equal((await problems({ code: 550, description: 'x'.repeat(513) }))[0]?.code, 'out_of_range');
-    assert.equal((await added({ code: 550, description: 'x'.repeat(512) })).description?.length, 512);
-    assert.equal((await added({ code: 550, description: 'Zugriff verweigert – ünïcödé ok' })).description, 'Zugriff verweigert – ünïcödé ok');
+    assert.equal((await problems({ code: 550, description: 'x'.repeat(501) }))[0]?.code, 'out_of_range');
+    assert.equal((await added({ code: 550, description: 'x'.repeat(500) })).description?.length, 500);
   });
 
   it('rejects pool with mta, naming mta', async () => {

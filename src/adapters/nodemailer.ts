@@ -46,10 +46,42 @@ function smtpError(message: string, code: string, result: ForcedResult, command:
   return err;
 }
 
+/**
+ * The mail's envelope, read once for the adapter and the wrapped transport. nodemailer's `getEnvelope`
+ * parses every address header on each call unless an envelope was set (measured: 15-45 µs for two
+ * recipients, most of the adapter's former cost); the wrapped transport reads it again. Keeping the
+ * parsed envelope where nodemailer's own `setEnvelope` keeps it (`_envelope`, `false` until set, in
+ * nodemailer 6 to 10) makes that second read free and changes nothing else; with any other message
+ * object the field is left alone.
+ */
+function readEnvelope(message: MailLike['message']): { from: string | false; to: string[] } {
+  const envelope = message.getEnvelope();
+  const node = message as unknown as { _envelope?: unknown };
+  if (node._envelope === false) node._envelope = envelope;
+  return envelope;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+type Envelope = { from: string | false; to: string[] };
+
+// One object layout for every attempt this adapter builds keeps the engine's property reads monomorphic.
+const attemptOf = (given: Partial<Attempt> | undefined, phase: Attempt['phase'], recipient: string | undefined): Attempt => ({
+  pool: given?.pool, mta: given?.mta, domain: given?.domain, ip: given?.ip, recipient, tags: given?.tags, phase,
+});
+
+/** Phase and recipient of the `n`-th check of a mail none of whose earlier checks forced anything. */
+function nthAttempt(given: Partial<Attempt> | undefined, to: readonly string[], n: number): Attempt {
+  if (n < 2) return attemptOf(given, n === 0 ? 'connect' : 'mail', given?.recipient);
+  // Unforced, every recipient passes RCPT and reaches DATA in envelope order.
+  return attemptOf(given, n < 2 + to.length ? 'rcpt' : 'data', to[(n - 2) % to.length]);
+}
 
 /**
  * Wraps `transport` so `interceptor` can force results per recipient.
+ *
+ * When no rule forces anything the mail goes to the wrapped transport as it is, its info and errors
+ * untouched: the adapter then costs its checks and one envelope read (see docs/performance.md).
  *
  * @example
  * ```ts
@@ -58,20 +90,30 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * ```
  */
 export function interceptTransport(transport: TransportLike, interceptor: Interceptor, options: InterceptTransportOptions = {}): TransportLike {
-  const mapper = options.attempt ?? (() => ({}));
+  const mapper = options.attempt;
 
-  async function send(mail: MailLike): Promise<Record<string, unknown>> {
-    const envelope = mail.message.getEnvelope();
-    const base: Attempt = { ...mapper(mail) };
-    const wait = async (result: ForcedResult | undefined) => { if (result && result.delay > 0) await sleep(result.delay); };
+  /**
+   * The checks of one mail, phase by phase, as an SMTP session would meet them, once a check forced
+   * something. The `skipped` checks before `first` were made (all unforced) by `send`, in the order
+   * this function makes them: they are replayed, not repeated.
+   */
+  async function decide(mail: MailLike, envelope: Envelope, given: Partial<Attempt> | undefined, skipped: number, first: ForcedResult): Promise<Record<string, unknown>> {
+    let replay = skipped;
+    let pending: ForcedResult | undefined = first;
+    const check = (attempt: Attempt): ForcedResult | undefined => {
+      if (replay > 0) { replay--; return undefined; }
+      if (pending !== undefined) { const result = pending; pending = undefined; return result; }
+      return interceptor.check(attempt);
+    };
+    const attempt = (phase: Attempt['phase'], recipient: string | undefined) => attemptOf(given, phase, recipient);
 
-    const connect = interceptor.check({ ...base, phase: 'connect' });
-    await wait(connect);
+    const connect = check(attempt('connect', given?.recipient));
+    if (connect && connect.delay > 0) await sleep(connect.delay);
     if (connect && connect.outcome !== 'accepted') {
       throw smtpError(`Invalid greeting. response=${connect.reply}`, 'EPROTOCOL', connect, 'CONN');
     }
-    const sender = interceptor.check({ ...base, phase: 'mail' });
-    await wait(sender);
+    const sender = check(attempt('mail', given?.recipient));
+    if (sender && sender.delay > 0) await sleep(sender.delay);
     if (sender && sender.outcome !== 'accepted') throw smtpError('Mail command failed', 'EENVELOPE', sender, 'MAIL FROM');
 
     const accepted: string[] = [];
@@ -80,8 +122,8 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
     const passing: string[] = [];
     let acceptedReply: ForcedResult | undefined;
     for (const recipient of envelope.to) {
-      const result = interceptor.check({ ...base, recipient, phase: 'rcpt' });
-      await wait(result);
+      const result = check(attempt('rcpt', recipient));
+      if (result && result.delay > 0) await sleep(result.delay);
       if (result === undefined) passing.push(recipient);
       else if (result.outcome === 'accepted') { accepted.push(recipient); acceptedReply ??= result; }
       else {
@@ -97,10 +139,15 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
       Object.assign(err, { code: 'EENVELOPE', response: reply.response, responseCode: reply.responseCode, permanent: reply.responseCode >= 500 && reply.responseCode !== 503, command: 'RCPT TO', rejected, rejectedErrors });
       throw err;
     }
-    for (const recipient of [...accepted, ...passing]) {
-      const result = interceptor.check({ ...base, recipient, phase: 'data' });
-      await wait(result);
-      if (result && result.outcome !== 'accepted') throw smtpError('Message failed', 'EMESSAGE', result, 'DATA');
+    // One reply ends the transaction: the first recipient a data-phase rule forces decides it, as at the fake MX.
+    let dataReply: ForcedResult | undefined;
+    for (const list of [accepted, passing]) {
+      for (const recipient of list) {
+        const result = check(attempt('data', recipient));
+        if (result && result.delay > 0) await sleep(result.delay);
+        if (result && result.outcome !== 'accepted') throw smtpError('Message failed', 'EMESSAGE', result, 'DATA');
+        dataReply ??= result;
+      }
     }
 
     const merge = (info: Record<string, unknown>): Record<string, unknown> => {
@@ -115,21 +162,23 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
         envelope: { from: envelope.from, to: envelope.to },
         messageId: info.messageId ?? mail.message.messageId(),
       };
+      // A forced 2xx after DATA is the reply to the message, as a server's would be.
+      if (dataReply !== undefined) merged.response = dataReply.reply;
       const allErrors = [...rejectedErrors, ...passedErrors];
       if (allErrors.length > 0) merged.rejectedErrors = allErrors;
       return merged;
     };
-    if (passing.length === 0) {
-      return merge({ response: acceptedReply!.reply });
-    }
-    mail.message.setEnvelope({ from: envelope.from, to: passing });
+    if (passing.length === 0) return merge({ response: (dataReply ?? acceptedReply!).reply });
+    // Only a mail some rule forced pays for re-addressing (nodemailer re-parses every address).
+    const partial = passing.length < envelope.to.length;
+    if (partial) mail.message.setEnvelope({ from: envelope.from, to: passing });
     try {
       const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
         transport.send(mail, (err, result) => (err ? reject(err) : resolve(result ?? {})));
       });
       return merge(info);
     } finally {
-      mail.message.setEnvelope(envelope);
+      if (partial) mail.message.setEnvelope(envelope);
     }
   }
 
@@ -137,7 +186,28 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
     name: `intercept(${transport.name ?? 'transport'})`,
     version: transport.version ?? '0',
     send(mail, callback) {
-      send(mail).then((info) => callback(null, info), (err: Error) => callback(err));
+      // The usual case, no rule forcing anything, runs synchronously and hands the mail over untouched:
+      // no promise, no re-addressing, no merged info (measured: ~30 µs per sendMail before).
+      let envelope: Envelope;
+      let given: Partial<Attempt> | undefined;
+      let checked = 0;
+      let first: ForcedResult | undefined;
+      try {
+        envelope = readEnvelope(mail.message);
+        given = mapper?.(mail);
+        for (const total = 2 + 2 * envelope.to.length; checked < total; checked++) {
+          first = interceptor.check(nthAttempt(given, envelope.to, checked));
+          if (first !== undefined) break;
+        }
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      if (first === undefined) {
+        transport.send(mail, callback);
+        return;
+      }
+      decide(mail, envelope, given, checked, first).then((info) => callback(null, info), (err: Error) => callback(err));
     },
   };
   // Pass everything else through (verify, close, isIdle, mailer, getSocket, events...).

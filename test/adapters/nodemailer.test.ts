@@ -7,6 +7,7 @@ import nodemailer from 'nodemailer';
 import { interceptTransport, type TransportLike } from '../../src/adapters/nodemailer.js';
 import { createFakeMx, type FakeMx } from '../../src/testing/index.js';
 import { Interceptor, type RuleInput } from '../../src/index.js';
+import { errorFields as fields, infoFields } from '../helpers/nodemailer-fields.js';
 
 let real: Interceptor;   // rules answered by a real SMTP server
 let forced: Interceptor; // the same rules applied by the adapter
@@ -17,19 +18,6 @@ const smtp = (mx: FakeMx) => nodemailer.createTransport({ host: mx.host, port: m
 const viaReal = () => smtp(realMx);
 const viaAdapter = () => nodemailer.createTransport(interceptTransport((smtp(plainMx) as unknown as { transporter: TransportLike }).transporter, forced) as never);
 const mail = (to: string[]) => ({ from: 'app@example.com', to, subject: 'hi', text: 'body' });
-
-const ERROR_FIELDS = ['message', 'code', 'response', 'responseCode', 'permanent', 'command', 'recipient'] as const;
-function fields(err: unknown): Record<string, unknown> {
-  const e = err as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const f of ERROR_FIELDS) if (e[f] !== undefined) out[f] = e[f];
-  if (Array.isArray(e.rejected)) out.rejected = e.rejected;
-  if (Array.isArray(e.rejectedErrors)) out.rejectedErrors = e.rejectedErrors.map(fields);
-  return out;
-}
-function infoFields(info: Record<string, unknown>): Record<string, unknown> {
-  return { accepted: info.accepted, rejected: info.rejected, rejectedErrors: (info.rejectedErrors as unknown[] | undefined)?.map(fields), envelope: info.envelope };
-}
 
 async function both(rules: RuleInput[], to: string[]) {
   await real.clear();
@@ -100,6 +88,37 @@ describe('nodemailer adapter fidelity', () => {
     assert.deepEqual(only.accepted, ['fake@example.org']);
     assert.equal(only.response, '250 2.0.0 forced accept');
     assert.equal(plainMx.messages.length, 0);
+  });
+
+  it('checks each phase of each recipient once, in session order, wherever a rule forces', async () => {
+    const to = ['a@example.org', 'b@example.org', 'c@example.org'];
+    const unforced = ['connect', 'mail', ...to.map((r) => `rcpt ${r}`), ...to.map((r) => `data ${r}`)];
+    const cases: [RuleInput | undefined, string[]][] = [
+      [undefined, unforced],
+      [{ recipient: 'b@example.org', code: 550 }, ['connect', 'mail', ...to.map((r) => `rcpt ${r}`), 'data a@example.org', 'data c@example.org']],
+      [{ recipient: 'c@example.org', code: 250, phase: 'data' }, unforced],
+      [{ recipient: 'b@example.org', code: 250 }, ['connect', 'mail', ...to.map((r) => `rcpt ${r}`), 'data b@example.org', 'data a@example.org', 'data c@example.org']],
+      [{ code: 451, phase: 'mail' }, ['connect', 'mail']],
+    ];
+    for (const [rule, expected] of cases) {
+      await forced.clear();
+      if (rule) await forced.add({ ...rule, times: 5 });
+      const seen: string[] = [];
+      const stop = forced.observe((a) => seen.push(a.recipient === undefined ? String(a.phase) : `${a.phase} ${a.recipient}`));
+      await viaAdapter().sendMail(mail(to)).catch(() => undefined);
+      stop();
+      assert.deepEqual(seen, expected, JSON.stringify(rule));
+      if (rule) assert.equal(forced.list()[0]?.times, 4, 'the forcing check counted once');
+    }
+  });
+
+  it('hands an unforced mail to the wrapped transport untouched: its info as it gave it', async () => {
+    await forced.clear();
+    await real.clear();
+    const direct = await viaReal().sendMail(mail(['x@example.org', 'y@example.org']));
+    const wrapped = await viaAdapter().sendMail(mail(['x@example.org', 'y@example.org']));
+    assert.deepEqual(Object.keys(wrapped).sort(), Object.keys(direct).sort());
+    assert.deepEqual([wrapped.accepted, wrapped.rejected, wrapped.envelope, wrapped.response.slice(0, 3)], [direct.accepted, direct.rejected, direct.envelope, '250']);
   });
 
   it('passes verify and close through to the wrapped transport', async () => {

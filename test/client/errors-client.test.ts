@@ -40,6 +40,16 @@ describe('ErrorsClient', () => {
     assert.equal(ic.size, 1);
   });
 
+  it('sends and returns a multi-line description as an array of lines', async () => {
+    const lines: readonly string[] = ['mailbox unavailable', 'see https://example.org/help'];
+    const added = await client.add({ domain: 'gmail.com', code: 550, extended: '5.2.1', description: lines });
+    assert.deepEqual(added.description, lines);
+    const got: string | string[] | undefined = (await client.get(added.id)).description;
+    assert.deepEqual(got, lines);
+    await assert.rejects(client.add({ domain: 'gmail.com', code: 550, description: ['ok', 'na\u00efve'] }),
+      (err: unknown) => err instanceof ValidationError && err.param === 'description' && /description\[1\]/.test(err.message));
+  });
+
   it('throws typed errors with status, code, param, details and request id', async () => {
     const validation = await client.add({ pool: 'p', mta: '1.2.3.4', code: 550 }).catch((e: unknown) => e);
     assert.ok(validation instanceof ValidationError);

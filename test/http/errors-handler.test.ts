@@ -56,6 +56,15 @@ describe('REST API /v1/errors', () => {
       assert.equal(ic.check({ domain: 'hotmail.com', tags: 'Campaign1' })?.code, 421);
     });
 
+    it('answers 201 to each new rule and 200 to each update among concurrent POSTs, and keeps no listener', async () => {
+      for (let i = 0; i < 10; i++) await ic.add({ domain: `old${i}.example`, code: 421 });
+      const listeners = ic.listenerCount('rule:added');
+      const posts = Array.from({ length: 20 }, (_, i) => raw(base, { method: 'POST', headers: json, body: JSON.stringify({ domain: `${i % 2 === 0 ? 'new' : 'old'}${Math.floor(i / 2)}.example`, code: 550 }) }));
+      const statuses = (await Promise.all(posts)).map((res) => res.status);
+      assert.deepEqual(statuses, Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 201 : 200)));
+      assert.equal(ic.listenerCount('rule:added'), listeners);
+    });
+
     it('deletes with the urlencoded DELETE example', async () => {
       const rule = await ic.add({ cluster: true, domain: 'gmail.com', code: 421 });
       const removed = await raw(base, { method: 'DELETE', headers: form, body: 'cluster=true&code=421&domain=gmail.com' });
@@ -63,6 +72,20 @@ describe('REST API /v1/errors', () => {
       assert.equal(removed.json.id, rule.id);
       assert.equal(ic.size, 0);
       expectError(await raw(base, { method: 'DELETE', headers: form, body: 'cluster=true&code=421&domain=gmail.com' }), 404, 'not_found_error', 'not_found');
+    });
+
+    it('takes a multi-line description as a JSON array or a repeated urlencoded field; GET returns it', async () => {
+      const created = await raw(base, { method: 'POST', headers: json, body: '{"domain":"a.com","code":550,"extended":"5.1.1","description":["first","second"]}' });
+      assert.equal(created.status, 201);
+      assert.deepEqual(created.json.description, ['first', 'second']);
+      const updated = await raw(base, { method: 'POST', headers: form, body: 'domain=a.com&code=550&extended=5.1.1&description=one+line&description=two&description=three' });
+      assert.equal(updated.status, 200);
+      assert.deepEqual((await raw(`${base}/${created.json.id}`, { headers: auth() })).json.description, ['one line', 'two', 'three']);
+      assert.deepEqual(ic.check({ recipient: 'x@a.com' })?.replyLines, ['550-5.1.1 one line', '550-5.1.1 two', '550 5.1.1 three']);
+      const bad = await raw(base, { method: 'POST', headers: form, body: 'domain=a.com&code=550&description=ok&description=caf%C3%A9' });
+      expectError(bad, 400, 'validation_error', 'invalid_format');
+      assert.equal(bad.json.error.param, 'description');
+      assert.match(bad.json.error.message, /description\[1\] must be printable US-ASCII/);
     });
 
     it('rejects pool together with mta with 400', async () => {
@@ -143,6 +166,32 @@ describe('REST API /v1/errors', () => {
       expectError(await raw(base, { method: 'POST', headers: json, body: '{"code":550,"description":"a\\r\\n250 ok"}' }), 400, 'validation_error', 'invalid_format');
       expectError(await raw(base, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: Buffer.from([0x7b, 0xff, 0x7d]) }), 400, 'validation_error', 'invalid_encoding');
       assert.equal(ic.size, 0);
+    });
+
+    it('answers 400 to a body that is not an object, for POST and DELETE, and removes nothing', async () => {
+      const catchAll = await ic.add({ code: 421 });
+      await ic.add({ domain: 'a.com', code: 550 });
+      for (const body of ['null', JSON.stringify(catchAll.id), '42', 'true', '[]', '[{"domain":"a.com"}]']) {
+        for (const method of ['POST', 'DELETE']) {
+          const res = await raw(base, { method, headers: json, body });
+          expectError(res, 400, 'validation_error', 'invalid_type');
+          assert.match(res.json.error.message, /must be a JSON object/, `${method} ${body}`);
+        }
+      }
+      assert.equal(ic.size, 2);
+    });
+
+    it('answers 400 invalid_encoding to broken percent-encoding in a body or a query string', async () => {
+      for (const body of ['code=550&domain=a.com&description=%E0%A4%A', 'code=550&domain=a.com&description=%E0%A4', 'code=5%5&domain=a.com', 'co%de=550', 'code=550&description=100%']) {
+        for (const method of ['POST', 'DELETE']) {
+          expectError(await raw(base, { method, headers: form, body }), 400, 'validation_error', 'invalid_encoding');
+        }
+      }
+      expectError(await raw(`${base}?domain=%ZZ`, { headers: auth() }), 400, 'validation_error', 'invalid_encoding');
+      expectError(await raw(`${base}?domain=a.com%FF`, { method: 'DELETE', headers: auth() }), 400, 'validation_error', 'invalid_encoding');
+      assert.equal(ic.size, 0);
+      const ok = await raw(base, { method: 'POST', headers: form, body: 'code=550&domain=a.com&description=100%25+sure%2C+no+%2B' });
+      assert.equal(ok.json.description, '100% sure, no +');
     });
 
     it('answers 415 for other content types', async () => {
