@@ -83,19 +83,36 @@ export class Persistence {
     return this.#ready;
   }
 
+  /**
+   * Per store: watch first, then load, then apply what was reported meanwhile in the order reported, so
+   * no change made after the snapshot is missed (the store drops what its snapshot already holds).
+   */
   async #load(): Promise<void> {
     const stores = [this.#store, this.#cluster].filter((s, i, all): s is RuleStore => s !== undefined && all.indexOf(s) === i);
     for (const store of stores) {
       if (this.#loaded.has(store)) continue;
-      const rules = await durably(store, 'loading rules', () => store.load());
-      for (const json of rules) {
-        const rule = this.#restore(json, store);
-        if (rule) {
-          if (store.watch) this.#known.set(rule.id, JSON.stringify(json));
-          this.#adopt(rule);
+      let early: StoreChange[] | undefined = [];
+      const unwatch = store.watch?.((change) => {
+        if (early) early.push(change);
+        else this.#onChange(store, change);
+      }, (err) => this.#host.error(err));
+      try {
+        const rules = await durably(store, 'loading rules', () => store.load());
+        for (const json of rules) {
+          const rule = this.#restore(json, store);
+          if (rule) {
+            if (store.watch) this.#known.set(rule.id, JSON.stringify(json));
+            this.#adopt(rule);
+          }
         }
+      } catch (err) {
+        unwatch?.();
+        throw err;
       }
-      if (store.watch) this.#unwatch.push(store.watch((change) => this.#onChange(store, change), (err) => this.#host.error(err)));
+      const reported = early;
+      early = undefined;
+      for (const change of reported) this.#onChange(store, change);
+      if (unwatch) this.#unwatch.push(unwatch);
       this.#loaded.add(store);
     }
   }

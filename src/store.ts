@@ -20,7 +20,13 @@ export type StoreChange =
  * `Interceptor` validates every rule it loads or hears about.
  */
 export interface RuleStore {
-  /** Every stored rule. */
+  /**
+   * Every stored rule. The engine calls `watch` first and then `load`, so a watched store's `load`
+   * resolves only once the watch follows changes: every change made after the snapshot is reported
+   * after `load` resolves (or during it: the engine applies what it hears during a load after the
+   * snapshot, in the order heard). A store must not report, after `load` resolves, a change its
+   * snapshot already supersedes.
+   */
   load(): Promise<RuleJSON[]>;
   /** Writes a rule (replacing the one with its id). */
   put(rule: RuleJSON): Promise<void>;
@@ -29,9 +35,11 @@ export interface RuleStore {
   /** Removes every rule. */
   clear(): Promise<void>;
   /**
-   * Reports changes to the stored set (including the caller's own; the engine ignores echoes). A
-   * `reset` carries the whole set, after a reconnect or a detected gap. `onError` hears about lost
-   * connections and the like while nothing is awaited. Returns the unsubscribe function.
+   * Reports changes to the stored set (including the caller's own; the engine ignores echoes), in the
+   * order they were made. A `reset` carries the whole set, after a reconnect or a detected gap: a store
+   * repairs a missed change by itself, without waiting for a later one. `onError` hears about lost
+   * connections and the like while nothing is awaited. Returns the unsubscribe function. See `load`
+   * for when the watch must follow changes.
    */
   watch?(listener: (change: StoreChange) => void, onError?: (err: Error) => void): () => void;
   /**

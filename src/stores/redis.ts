@@ -17,9 +17,21 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** How long one command may take before the store gives up and reports Redis unavailable. @default 2000 */
   commandTimeoutMs?: number;
+  /**
+   * While watched, how often the store compares Redis's version counter with the last change it
+   * reported, and reloads when it is behind: a change lost without a reconnect is repaired within this
+   * interval even when no later change reveals the gap. @default 5000
+   */
+  checkIntervalMs?: number;
 }
 
+/** Messages kept while a load is in flight; past this many, they are dropped and the set reloaded. */
+const MAX_HELD = 10_000;
+
 type Listener = (change: StoreChange) => void;
+
+/** The version a published message starts with. */
+const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
 type ErrorListener = (err: Error) => void;
 
 /**
@@ -37,7 +49,19 @@ export class RedisStore implements RuleStore {
   readonly #keys: { rules: string; version: string; budget: string; channel: string };
   readonly #timeoutMs: number;
   #subscriber: Redis | undefined;
+  /** Resolves once the subscriber has subscribed: from then on every change is reported. */
+  #following: Promise<void> | undefined;
+  #followed: (() => void) | undefined;
+  /** The version of the last change (or snapshot) reported to the listeners. */
   #version = 0;
+  /** Loads in flight, and the messages that arrived meanwhile (processed in version order after them). */
+  #loads = 0;
+  #held: string[] = [];
+  /** Held messages were dropped (more than {@link MAX_HELD}): reload once the loads are done. */
+  #overflowed = false;
+  #poll: NodeJS.Timeout | undefined;
+  readonly #checkIntervalMs: number;
+  readonly #onReady = () => { this.#connected = true; };
   readonly #listeners = new Set<Listener>();
   readonly #errorListeners = new Set<ErrorListener>();
   #connected = true;
@@ -45,7 +69,7 @@ export class RedisStore implements RuleStore {
   #retry: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStoreOptions) {
-    const { redis, prefix = 'smtp-intercept', commandTimeoutMs = 2000 } = options;
+    const { redis, prefix = 'smtp-intercept', commandTimeoutMs = 2000, checkIntervalMs = 5000 } = options;
     if (!/^[^\s{}]+$/.test(prefix)) throw new SmtpInterceptError('invalid_option', 'prefix must be non-empty, without spaces or braces');
     this.#owned = typeof redis === 'string';
     // Owned connections fail fast while disconnected instead of queueing writes nobody awaits in time.
@@ -53,26 +77,45 @@ export class RedisStore implements RuleStore {
       ? new Redis(redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 100, 1000) })
       : redis;
     if (this.#owned) this.#client.on('error', (err: Error) => this.#lost(err));
-    this.#client.on('ready', () => { this.#connected = true; });
+    this.#client.on('ready', this.#onReady);
     this.#keys = { rules: `${prefix}:rules`, version: `${prefix}:version`, budget: `${prefix}:budget:`, channel: `${prefix}:changes` };
     this.#timeoutMs = commandTimeoutMs;
+    this.#checkIntervalMs = checkIntervalMs;
   }
 
+  /**
+   * The stored rules. While watched, it first waits until the store follows changes, so every change
+   * made after the snapshot is reported; a snapshot newer than what the listeners were told is also
+   * reported to them as a `reset`. Messages arriving during a load are held and reported after it, in
+   * version order, minus those the snapshot already holds: a reload never rolls a listener back.
+   */
   async load(): Promise<RuleJSON[]> {
-    const [hash, version] = await this.#run('loading rules', async () => {
-      const replies = await this.#client.multi().hgetall(this.#keys.rules).get(this.#keys.version).exec();
-      const failed = replies?.find(([err]) => err);
-      if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
-      return [replies[0]![1] as Record<string, string>, replies[1]![1] as string | null];
-    });
-    this.#version = Number(version ?? 0);
-    return Object.entries(hash).map(([id, text]) => {
-      try {
-        return JSON.parse(text) as RuleJSON;
-      } catch (err) {
-        throw new SmtpInterceptError('store_invalid', `Redis hash ${this.#keys.rules} holds invalid JSON for rule ${id}`, { cause: err });
+    if (this.#following) await this.#untilFollowing();
+    this.#loads++;
+    try {
+      const [hash, version] = await this.#run('loading rules', async () => {
+        const replies = await this.#client.multi().hgetall(this.#keys.rules).get(this.#keys.version).exec();
+        const failed = replies?.find(([err]) => err);
+        if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
+        return [replies[0]![1] as Record<string, string>, Number(replies[1]![1] ?? 0)] as const;
+      });
+      const rules = Object.entries(hash).map(([id, text]) => {
+        try {
+          return JSON.parse(text) as RuleJSON;
+        } catch (err) {
+          throw new SmtpInterceptError('store_invalid', `Redis hash ${this.#keys.rules} holds invalid JSON for rule ${id}`, { cause: err });
+        }
+      });
+      // Held messages that cover every version up to the snapshot's say the same in finer grain (with the
+      // reason of a removal); otherwise listeners get the snapshot.
+      if (version > this.#version && !this.#holds(this.#version + 1, version)) {
+        this.#version = version;
+        if (this.#listeners.size > 0) this.#emit({ type: 'reset', rules });
       }
-    });
+      return rules;
+    } finally {
+      if (--this.#loads === 0) this.#drain();
+    }
   }
 
   async put(rule: RuleJSON): Promise<void> {
@@ -110,6 +153,8 @@ export class RedisStore implements RuleStore {
 
   async close(): Promise<void> {
     clearTimeout(this.#retry);
+    clearInterval(this.#poll);
+    this.#client.off('ready', this.#onReady);
     this.#listeners.clear();
     this.#errorListeners.clear();
     const subscriber = this.#subscriber;
@@ -124,18 +169,68 @@ export class RedisStore implements RuleStore {
     // published while it was away.
     const subscriber = this.#client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(n * 100, 1000) });
     this.#subscriber = subscriber;
+    this.#following = new Promise((resolve) => { this.#followed = resolve; });
     subscriber.on('error', (err: Error) => this.#lost(err));
     subscriber.on('message', (_channel: string, message: string) => this.#message(message));
     subscriber.on('ready', () => {
-      subscriber.subscribe(this.#keys.channel).then(() => this.#resync(), (err: unknown) => this.#lost(err as Error));
+      subscriber.subscribe(this.#keys.channel).then(() => {
+        this.#followed?.();
+        void this.#resync();
+      }, (err: unknown) => this.#lost(err as Error));
     });
+    this.#poll = setInterval(() => void this.#check(), this.#checkIntervalMs);
+    this.#poll.unref();
+  }
+
+  /** Waits (up to the command timeout) until the first subscription is in place. */
+  async #untilFollowing(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.#timeoutMs); });
+    const outcome = await Promise.race([this.#following, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') throw new StoreUnavailableError(`loading rules: not subscribed to ${this.#keys.channel} within ${this.#timeoutMs} ms`);
+  }
+
+  /** The safety net: reloads when Redis's version is ahead of the last change reported. */
+  async #check(): Promise<void> {
+    if (this.#loads > 0 || this.#listeners.size === 0) return;
+    try {
+      const version = Number(await this.#run('checking the version', () => this.#client.get(this.#keys.version)) ?? 0);
+      if (version > this.#version && this.#loads === 0) await this.#resync();
+    } catch (err) {
+      this.#lost(err as Error);
+    }
+  }
+
+  /** Whether the held messages include every version from `from` to `to`. */
+  #holds(from: number, to: number): boolean {
+    if (to - from + 1 > this.#held.length) return false;
+    const versions = new Set(this.#held.map(versionOf));
+    for (let v = from; v <= to; v++) if (!versions.has(v)) return false;
+    return true;
+  }
+
+  /** Reports held messages in version order (the last snapshot drops those it already holds). */
+  #drain(): void {
+    const held = this.#held.sort((a, b) => versionOf(a) - versionOf(b));
+    this.#held = [];
+    if (this.#overflowed) {
+      this.#overflowed = false;
+      return void this.#resync();
+    }
+    for (const message of held) this.#message(message);
   }
 
   #message(message: string): void {
+    if (this.#loads > 0) {
+      if (this.#held.length < MAX_HELD) this.#held.push(message);
+      else this.#overflowed = true;
+      return;
+    }
     const first = message.indexOf(' ');
     const second = message.indexOf(' ', first + 1);
-    const version = Number(message.slice(0, first));
-    if (version <= this.#version) return; // already part of the last load
+    const version = versionOf(message);
+    if (version <= this.#version) return; // already part of the last snapshot
     if (version !== this.#version + 1) return void this.#resync(); // a gap: something was missed
     this.#version = version;
     const type = message.slice(first + 1, second);
@@ -159,9 +254,8 @@ export class RedisStore implements RuleStore {
     if (this.#listeners.size === 0 || !this.#subscriber) return;
     clearTimeout(this.#retry);
     try {
-      const rules = await this.load();
+      await this.load(); // reports the snapshot as a reset when it is newer
       this.#connected = true;
-      this.#emit({ type: 'reset', rules });
     } catch (err) {
       this.#lost(err as Error);
       // The subscriber may be back before the command connection: try again until a reload succeeds,

@@ -123,6 +123,7 @@ export function testRuleStore(factory: () => RuleStore | Promise<RuleStore>, opt
       else { view.clear(); for (const rule of change.rules) view.set(rule.id, rule); }
     });
     try {
+      await other.load(); // a load after watch resolves once the watcher follows every later change
       const rule = await ruleJSON({ domain: 'watched.example', code: 421 });
       await store.put(rule);
       await settle(() => view.get(rule.id)?.updated === rule.updated, 'the put');
@@ -134,6 +135,35 @@ export function testRuleStore(factory: () => RuleStore | Promise<RuleStore>, opt
     }
   }));
 
+  test('a change right after ready() reaches every instance', async () => {
+    // The windows (a store not yet following when ready() resolves, a reload racing the change) are
+    // short: several rounds give them a chance to show.
+    for (let round = 0; round < 30; round++) await changeRightAfterReady();
+  });
+
+  async function changeRightAfterReady(): Promise<void> {
+    const first = await create();
+    if (!first.watch) return void (await first.close());
+    // Three instances on the same data (reopened stores, or one shared store), each ready in turn, and a
+    // cluster rule added the moment the last one is: every instance must install it.
+    const stores = [first, ...(reopen ? [await reopen(first), await reopen(first)] : [])];
+    const instances: Interceptor[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        instances.push(new Interceptor({ clusterStore: stores[i] ?? first }));
+        await instances[i]!.ready();
+      }
+      const removed: string[] = [];
+      for (const ic of instances) ic.on('rule:removed', (r, reason) => removed.push(`${r.id} ${reason}`));
+      const rule = await instances[0]!.add({ domain: 'hotmail.com', code: 521, cluster: true });
+      await settle(() => instances.every((ic) => ic.get(rule.id)?.code === 521), 'the rule on every instance');
+      assert.deepEqual(removed, [], 'no instance was rolled back to an older set');
+    } finally {
+      await Promise.all(instances.map((ic) => ic.close()));
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  }
+
   test('reservations never grant more than the rule\'s times, and recorded uses exhaust it', withStore(async (store) => {
     if (!store.reserve) return;
     const rule = await ruleJSON({ domain: 'budget.example', code: 421, times: 5, cluster: true });
@@ -141,6 +171,7 @@ export function testRuleStore(factory: () => RuleStore | Promise<RuleStore>, opt
     const seen: StoreChange[] = [];
     const unwatch = store.watch?.((change) => seen.push(change));
     try {
+      await store.load(); // a load after watch resolves once the watcher follows every later change
       const grants = await Promise.all(Array.from({ length: 12 }, () => store.reserve!(rule.id, 1, 0)));
       assert.equal(grants.reduce((a, b) => a + b, 0), 5);
       assert.equal(await store.reserve(rule.id, 3, 0), 0);

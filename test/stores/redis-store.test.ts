@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { Interceptor, StoreUnavailableError } from '../../src/index.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import { testRuleStore } from '../../src/testing/index.js';
+import { startDelayProxy } from '../helpers/delay-proxy.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 
 let server: RedisServer;
@@ -143,4 +144,53 @@ describe('RedisStore clusters', () => {
       await close();
     }
   });
+});
+
+describe('RedisStore: a change right after ready() reaches every instance', () => {
+  /** Fresh clusters of 3, the first change made the moment every `ready()` resolved; returns the misses. */
+  async function rounds(count: number, url: string, shared: boolean): Promise<string[]> {
+    const misses: string[] = [];
+    // As a user would write it: one ioredis client handed to every store, or a URL per store.
+    const client = shared ? new Redis(url) : undefined;
+    for (let round = 0; round < count; round++) {
+      const prefix = nextPrefix();
+      const stores: RedisStore[] = [];
+      const instances: Interceptor[] = [];
+      try {
+        // One after the other, each awaited, as a program starting its workers would.
+        for (let i = 0; i < 3; i++) {
+          stores.push(new RedisStore({ redis: client ?? url, prefix }));
+          instances.push(new Interceptor({ clusterStore: stores[i] }));
+          await instances[i]!.ready();
+        }
+        await instances[0]!.add({ domain: 'hotmail.com', code: 521, cluster: true });
+        const deadline = Date.now() + 1000;
+        while (!instances.every((ic) => ic.check({ domain: 'hotmail.com' })?.code === 521) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        instances.forEach((ic, i) => { if (ic.check({ domain: 'hotmail.com' })?.code !== 521) misses.push(`round ${round}: instance ${i}`); });
+      } finally {
+        await Promise.all(instances.map((ic) => ic.close()));
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    }
+    client?.disconnect();
+    return misses;
+  }
+
+  it('200 rounds of 3 fresh instances, no wait between ready() and the first add: 0 misses', async () => {
+    assert.deepEqual(await rounds(100, server.url, true), []);
+    assert.deepEqual(await rounds(100, server.url, false), []);
+  });
+
+  for (const slow of ['subscribers', 'commands'] as const) {
+    it(`the same with the ${slow} slowed down by a delaying proxy: 0 misses`, async () => {
+      const proxy = await startDelayProxy(server.port, 10, slow);
+      try {
+        assert.deepEqual([...await rounds(20, proxy.url, true), ...await rounds(20, proxy.url, false)], []);
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
 });
