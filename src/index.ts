@@ -6,8 +6,8 @@
  */
 export { Interceptor } from './interceptor.js';
 export type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor-types.js';
-export { Rule } from './rule.js';
-export type { RuleJSON } from './rule.js';
+// A type only: rules are made by `Interceptor.add` (and `restoreRule`), never by `new Rule()`.
+export type { Rule, RuleJSON } from './rule.js';
 export type { Phase, RuleInput, SelectorFields } from './rule-input.js';
 export type { RuleFilter } from './rule-filter.js';
 export type { Attempt } from './attempt.js';

@@ -42,6 +42,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   #observed = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Stores are configured and not loaded yet: `check` would answer from a rule set that is not there. */
+  #unready: boolean;
 
   constructor(options: InterceptorOptions = {}) {
     super();
@@ -54,23 +56,26 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#cache = cacheSize > 0 ? new AttemptCache(cacheSize) : undefined;
     this.#now = now;
     this.#random = random ?? (seed !== undefined ? seededRandom(seed) : Math.random);
+    this.#unready = store !== undefined || clusterStore !== undefined;
     this.#persistence = new Persistence({
       now: this.#now,
       get: (id) => this.#index.get(id),
       rules: () => this.#index.values(),
       install: (rule) => this.#install(rule),
       uninstall: (id, reason) => this.#delete(id, reason),
-      error: (err) => this.emit('error', err),
+      error: (err) => this.#report(err),
     }, store, clusterStore);
   }
 
   /**
-   * Loads the stores' rules and starts following their changes. Call it before the first `check` when
-   * stores are configured; mutations wait for it themselves. Rejects with a clear error when a store
-   * cannot be read or holds an invalid rule.
+   * Loads the stores' rules and starts following their changes; resolves once both are done, so any
+   * change acknowledged to any instance afterwards reaches this one. Call it before the first `check`
+   * when stores are configured (`check` throws `not_ready` until then); mutations wait for it
+   * themselves. Rejects with a clear error when a store cannot be read or holds an invalid rule.
    */
-  ready(): Promise<void> {
-    return this.#persistence.ready();
+  async ready(): Promise<void> {
+    await this.#persistence.ready();
+    this.#unready = false;
   }
 
   /** Number of active rules. */
@@ -80,6 +85,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   /**
    * Adds a rule, or updates the rule with the same selector (same `id`; `created` and `hits` kept).
+   * Resolves once the rule is usable here: stored, installed and, for a cluster rule with `times` on a
+   * cluster store, holding its first reservation (unless the store refused or failed it; then a `check`
+   * passes the rule over until a later reservation succeeds).
    * @throws {ValidationError} listing every problem of the input.
    */
   async add(input: RuleInput): Promise<Rule> {
@@ -90,11 +98,13 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const spec = parseRuleInput(input, now);
       const id = ruleId(spec);
       const previous = this.#index.get(id);
-      const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.hits ?? 0);
+      const rule = new Rule(spec, id, previous?.created ?? now, now, 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
-      await this.#persistence.put(rule);
-      this.#install(rule);
-      this.#persistence.added(rule);
+      await this.#persistence.put(rule, () => {
+        rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
+        this.#install(rule);
+      });
+      await this.#persistence.budgets.added(rule);
       return rule;
     });
   }
@@ -110,8 +120,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return this.#persistence.serial(async () => {
       const rule = this.#index.get(id);
       if (!rule) return undefined;
-      await this.#persistence.delete([rule]);
-      return this.#delete(id, 'deleted');
+      // A rule used up while its removal was written is gone already: it is still the one removed.
+      return this.#persistence.delete([rule], () => this.#delete(id, 'deleted') ?? rule);
     });
   }
 
@@ -146,9 +156,10 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
     }
     await this.ready();
-    return this.#persistence.serial(async () => {
-      const removed = [...this.#index.values()].filter((r) => scope === undefined || r.cluster === (scope === 'cluster'));
-      await this.#persistence.clear(removed, scope);
+    const inScope = (r: Rule) => scope === undefined || r.cluster === (scope === 'cluster');
+    return this.#persistence.serial(async () => this.#persistence.clear([...this.#index.values()].filter(inScope), scope, () => {
+      // The rules of the scope now: some may have been used up while the stores were cleared.
+      const removed = [...this.#index.values()].filter(inScope);
       if (removed.length === this.#index.size) {
         this.#index.clear();
         this.#expiry.clear();
@@ -156,19 +167,33 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         for (const rule of removed) this.#index.delete(rule.id);
       }
       if (removed.length > 0) this.#changed(false);
-      for (const rule of removed) this.emit('rule:removed', rule, 'cleared');
+      for (const rule of removed) {
+        this.#persistence.budgets.retired(rule);
+        this.#notify('rule:removed', rule, 'cleared');
+      }
       return removed.length;
-    });
+    }));
   }
 
   /**
    * The hot path: the forced result for this attempt, or `undefined` to deliver normally. Counts the
-   * hit, consumes `times`, draws `probability`. Never waits on I/O.
+   * hit, consumes `times`, draws `probability`. Never waits on I/O. Listeners and observers that throw
+   * never reach the caller: their errors are reported as `error` events.
    * @throws {ValidationError} when the attempt itself is malformed (e.g. `ip` is not an address).
+   * @throws {SmtpInterceptError} `not_ready` when stores are configured and `ready()` has not resolved.
    */
   check(attempt: Attempt): ForcedResult | undefined {
+    if (this.#unready) this.#notReady();
     const result = this.#check(attempt);
-    if (this.#observed) for (const observer of this.#observers) observer(attempt, result);
+    if (this.#observed) {
+      for (const observer of this.#observers) {
+        try {
+          observer(attempt, result);
+        } catch (err) {
+          this.#report(new SmtpInterceptError('listener_failed', `an observer threw: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+        }
+      }
+    }
     return result;
   }
 
@@ -202,7 +227,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const rule = candidates[i]!;
       if (rule.remaining === 0) {
         // A cluster budget with no local reservation left: skip it until the next one arrives.
-        this.#persistence.refill(rule);
+        void this.#persistence.budgets.refill(rule);
         continue;
       }
       if (rule.probability !== undefined && rule.probability < 1 && this.#random() >= rule.probability) continue;
@@ -211,11 +236,17 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return undefined;
   }
 
-  /** The matching rules in precedence order and the winner, without side effects (no hit, no draw). */
+  /**
+   * The matching rules in precedence order and the winner, without side effects (no hit, no draw). The
+   * winner is the rule `check` would apply now: a cluster rule waiting for a budget reservation here
+   * (`times` 0) is listed among the candidates but does not win.
+   * @throws {SmtpInterceptError} `not_ready` when stores are configured and `ready()` has not resolved.
+   */
   explain(attempt: Attempt): Explanation {
+    if (this.#unready) this.#notReady();
     const now = this.#now();
     const candidates = this.#index.candidates(normalizeAttempt(attempt)).filter((r) => this.#live(r, now));
-    return { winner: candidates[0], candidates };
+    return { winner: candidates.find((r) => r.remaining !== 0), candidates };
   }
 
   /**
@@ -243,15 +274,15 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     rule.count++;
     if (rule.remaining !== undefined) {
       rule.remaining--;
-      if (this.#persistence.budgeted(rule)) {
-        this.#persistence.used(rule); // the shared budget decides when the rule is used up
+      if (this.#persistence.budgets.budgeted(rule)) {
+        this.#persistence.budgets.used(rule); // the shared budget decides when the rule is used up
       } else if (rule.remaining === 0) {
         this.#delete(rule.id, 'exhausted');
         this.#persistence.forget(rule);
       }
     }
     const result = (rule.result ??= forcedResult(rule));
-    if (this.listenerCount('match') > 0) this.emit('match', result, attempt);
+    if (this.listenerCount('match') > 0) this.#notify('match', result, attempt);
     return result;
   }
 
@@ -259,16 +290,48 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     const previous = this.#index.set(rule);
     if (rule.expires !== undefined) this.#expiry.push(rule);
     this.#changed(rule.expires !== undefined);
-    if (previous) this.emit('rule:updated', rule, previous);
-    else this.emit('rule:added', rule);
+    if (previous) {
+      this.#persistence.budgets.retired(previous);
+      this.#notify('rule:updated', rule, previous);
+    } else {
+      this.#notify('rule:added', rule);
+    }
   }
 
   #delete(id: string, reason: RemovalReason): Rule | undefined {
     const rule = this.#index.delete(id);
     if (!rule) return undefined;
     this.#changed(false);
-    this.emit('rule:removed', rule, reason);
+    this.#persistence.budgets.retired(rule);
+    this.#notify('rule:removed', rule, reason);
     return rule;
+  }
+
+  /** Emits an event whose listeners must not unwind the caller (a `check`, a store change). */
+  #notify<K extends 'rule:added' | 'rule:updated' | 'rule:removed' | 'match'>(event: K, ...args: Parameters<InterceptorEvents[K]>): void {
+    try {
+      (this.emit as (event: K, ...args: Parameters<InterceptorEvents[K]>) => boolean)(event, ...args);
+    } catch (err) {
+      this.#report(new SmtpInterceptError('listener_failed', `a '${event}' listener threw: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+    }
+  }
+
+  /**
+   * Reports a failure nobody awaits as an `error` event. With no `error` listener (or one that throws)
+   * it becomes a process warning, printed on stderr by default: never lost, and never a crash of the
+   * delivery worker over a background cleanup (node:events would throw; here nothing could catch it).
+   */
+  #report(err: unknown): void {
+    try {
+      if (this.emit('error', err)) return;
+    } catch (thrown) {
+      process.emitWarning(asError(thrown)); // the error listener's own failure
+    }
+    process.emitWarning(asError(err));
+  }
+
+  #notReady(): never {
+    throw new SmtpInterceptError('not_ready', 'the interceptor has stores and is not ready: await ready() before check() or explain()');
   }
 
   #live(rule: Rule, now: number): boolean {
@@ -312,3 +375,5 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (this.#closed) throw new SmtpInterceptError('closed', 'the interceptor is closed');
   }
 }
+
+const asError = (value: unknown): Error => (value instanceof Error ? value : new Error(String(value)));

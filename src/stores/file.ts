@@ -101,6 +101,7 @@ export class FileStore implements RuleStore {
       }
       if (rule) rules.set(rule.id, json); // expired rules are dropped
     }
+    this.#refused = undefined; // the file was repaired: it may be written again
     return rules;
   }
 

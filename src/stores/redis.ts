@@ -110,7 +110,7 @@ export class RedisStore implements RuleStore {
       // reason of a removal); otherwise listeners get the snapshot.
       if (version > this.#version && !this.#holds(this.#version + 1, version)) {
         this.#version = version;
-        if (this.#listeners.size > 0) this.#emit({ type: 'reset', rules });
+        if (this.#listeners.size > 0) this.#emit({ type: 'reset', rules, version });
       }
       return rules;
     } finally {
@@ -118,27 +118,26 @@ export class RedisStore implements RuleStore {
     }
   }
 
-  async put(rule: RuleJSON): Promise<void> {
-    await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id],
-      [rule.id, JSON.stringify(rule), rule.times === undefined ? '' : String(rule.times), this.#keys.channel]);
+  async put(rule: RuleJSON): Promise<number> {
+    return Number(await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id],
+      [rule.id, JSON.stringify(rule), rule.times === undefined ? '' : String(rule.times), this.#keys.channel, rule.revision ?? '']));
   }
 
-  async delete(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.#eval('removing rules', DELETE, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget, ...ids]);
+  async delete(ids: readonly string[]): Promise<number> {
+    return Number(await this.#eval('removing rules', DELETE, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget, ...ids]));
   }
 
-  async clear(): Promise<void> {
-    await this.#eval('clearing rules', CLEAR, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget]);
+  async clear(): Promise<number> {
+    return Number(await this.#eval('clearing rules', CLEAR, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget]));
   }
 
-  async reserve(id: string, wanted: number, used: number): Promise<number> {
+  async reserve(id: string, wanted: number, used: number, revision: string): Promise<number> {
     return Number(await this.#eval('reserving from a budget', RESERVE, [this.#keys.budget + id, this.#keys.rules, this.#keys.version],
-      [id, String(wanted), String(used), this.#keys.channel]));
+      [id, String(wanted), String(used), this.#keys.channel, revision]));
   }
 
-  async release(id: string, unused: number): Promise<void> {
-    await this.#eval('releasing a reservation', RELEASE, [this.#keys.budget + id], [String(unused)]);
+  async release(id: string, unused: number, revision: string): Promise<void> {
+    await this.#eval('releasing a reservation', RELEASE, [this.#keys.budget + id], [String(unused), revision]);
   }
 
   watch(listener: Listener, onError?: ErrorListener): () => void {
@@ -242,11 +241,11 @@ export class RedisStore implements RuleStore {
       } catch (err) {
         return this.#report(new SmtpInterceptError('store_invalid', `a change published on ${this.#keys.channel} is not valid JSON`, { cause: err }));
       }
-      this.#emit({ type: 'put', rule });
+      this.#emit({ type: 'put', rule, version });
     } else if (type === 'delete' || type === 'exhausted') {
-      this.#emit(type === 'delete' ? { type: 'delete', id: payload } : { type: 'delete', id: payload, reason: 'exhausted' });
+      this.#emit(type === 'delete' ? { type: 'delete', id: payload, version } : { type: 'delete', id: payload, reason: 'exhausted', version });
     } else {
-      void this.#resync();
+      this.#emit({ type: 'reset', rules: [], version }); // a clear
     }
   }
 

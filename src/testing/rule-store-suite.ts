@@ -164,24 +164,61 @@ export function testRuleStore(factory: () => RuleStore | Promise<RuleStore>, opt
     }
   }
 
+  test('after one instance clears, an identical add from another reaches it', async () => {
+    const first = await create();
+    if (!first.watch) return void (await first.close());
+    const second = reopen ? await reopen(first) : first;
+    const now = () => Date.parse('2026-01-01T00:00:00Z'); // both instances write the very same JSON
+    const [a, b] = [new Interceptor({ clusterStore: first, now }), new Interceptor({ clusterStore: second, now })];
+    try {
+      await a.ready();
+      await b.ready();
+      const rule = await a.add({ domain: 'gmail.com', code: 421, cluster: true });
+      await settle(() => b.get(rule.id) !== undefined, 'the add on the other instance');
+      await a.clear();
+      await settle(() => b.size === 0, 'the clear on the other instance');
+      await b.add({ domain: 'gmail.com', code: 421, cluster: true });
+      await settle(() => a.get(rule.id)?.code === 421, 'the identical add after the clear');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await first.close();
+      if (second !== first) await second.close();
+    }
+  });
+
+  test('a new revision of a rule starts a new budget; the old revision\'s grants and uses never count against it', withStore(async (store) => {
+    if (!store.reserve) return;
+    const old = { ...(await ruleJSON({ domain: 'budget.example', code: 421, times: 1, cluster: true })), revision: 'a.1' };
+    await store.put(old);
+    assert.equal(await store.reserve(old.id, 1, 0, 'a.1'), 1);
+    await store.put({ ...old, code: 450, revision: 'b.1' });
+    await store.release?.(old.id, 1, 'a.1'); // the old grant comes back: not into the new budget
+    assert.equal(await store.reserve(old.id, 1, 0, 'b.1'), 1);
+    assert.equal(await store.reserve(old.id, 1, 0, 'b.1'), 0, 'times: 1 grants once');
+    assert.equal(await store.reserve(old.id, 0, 1, 'a.1'), 0); // a use of the old revision: not counted
+    assert.equal((await store.load()).length, 1, 'the new revision is not used up by the old one\'s use');
+  }));
+
   test('reservations never grant more than the rule\'s times, and recorded uses exhaust it', withStore(async (store) => {
     if (!store.reserve) return;
-    const rule = await ruleJSON({ domain: 'budget.example', code: 421, times: 5, cluster: true });
+    const rule = { ...(await ruleJSON({ domain: 'budget.example', code: 421, times: 5, cluster: true })), revision: 'r1' };
     await store.put(rule);
     const seen: StoreChange[] = [];
     const unwatch = store.watch?.((change) => seen.push(change));
     try {
       await store.load(); // a load after watch resolves once the watcher follows every later change
-      const grants = await Promise.all(Array.from({ length: 12 }, () => store.reserve!(rule.id, 1, 0)));
+      const grants = await Promise.all(Array.from({ length: 12 }, () => store.reserve!(rule.id, 1, 0, 'r1')));
       assert.equal(grants.reduce((a, b) => a + b, 0), 5);
-      assert.equal(await store.reserve(rule.id, 3, 0), 0);
+      assert.equal(await store.reserve(rule.id, 3, 0, 'r1'), 0);
       if (store.release) {
-        await store.release(rule.id, 2);
-        assert.equal(await store.reserve(rule.id, 5, 0), 2);
+        await store.release(rule.id, 2, 'r1');
+        await store.release(rule.id, 2, 'r0'); // another revision's: ignored
+        assert.equal(await store.reserve(rule.id, 5, 0, 'r1'), 2);
       }
-      assert.equal(await store.reserve(rule.id, 1, 4), 0);
+      assert.equal(await store.reserve(rule.id, 1, 4, 'r1'), 0);
+      assert.equal(await store.reserve(rule.id, 1, 1, 'r0'), 0, 'uses of another revision are not counted');
       assert.equal((await store.load()).length, 1, 'not used up yet');
-      assert.equal(await store.reserve(rule.id, 1, 1), 0);
+      assert.equal(await store.reserve(rule.id, 1, 1, 'r1'), 0);
       assert.deepEqual(await store.load(), [], 'removed once every application was used');
       if (unwatch) await settle(() => seen.some((c) => c.type === 'delete' && c.id === rule.id && c.reason === 'exhausted'), 'the exhausted delete');
     } finally {

@@ -70,6 +70,11 @@ describe('FileStore', () => {
       await assert.rejects(ic.add({ domain: 'a.example', code: 421 }), (err: SmtpInterceptError) => err.message.includes(path));
       assert.equal(readFileSync(path, 'utf8'), content);
       assert.equal(ic.size, 0);
+      // Once the file is repaired, ready() and writes work again.
+      writeFileSync(path, '{"version":1,"rules":[]}');
+      await ic.ready();
+      await ic.add({ domain: 'a.example', code: 421 });
+      assert.equal(JSON.parse(readFileSync(path, 'utf8')).rules.length, 1);
     });
   }
 
