@@ -22,6 +22,25 @@ async function ruleJSON(input: Parameters<Interceptor['add']>[0]): Promise<RuleJ
   return rule;
 }
 
+/** `store` as an instance would see it if its reports came `delayMs` late and twice: an order the contract allows. */
+function lateAndTwice(store: RuleStore, delayMs: number): RuleStore {
+  const view: RuleStore = {
+    load: () => store.load(),
+    put: (rule) => store.put(rule),
+    delete: (ids) => store.delete(ids),
+    clear: () => store.clear(),
+    close: async () => undefined,
+  };
+  if (store.reserve) view.reserve = (...args) => store.reserve!(...args);
+  if (store.release) view.release = (...args) => store.release!(...args);
+  if (store.watch) {
+    view.watch = (listener, onError) => store.watch!((change) => {
+      setTimeout(() => { listener(change); listener(change); }, delayMs);
+    }, onError);
+  }
+  return view;
+}
+
 const byId = (rules: readonly RuleJSON[]) => [...rules].sort((a, b) => a.id.localeCompare(b.id));
 
 async function settle(check: () => boolean, what: string): Promise<void> {
@@ -163,6 +182,30 @@ export function testRuleStore(factory: () => RuleStore | Promise<RuleStore>, opt
       await Promise.all(stores.map((s) => s.close()));
     }
   }
+
+  test('reports that come late and twice never bring back a removed or older rule', async () => {
+    const first = await create();
+    if (!first.watch) return void (await first.close());
+    const second = reopen ? await reopen(first) : first;
+    const [a, b] = [new Interceptor({ clusterStore: lateAndTwice(first, 5) }), new Interceptor({ clusterStore: lateAndTwice(second, 5) })];
+    try {
+      await a.ready();
+      await b.ready();
+      await a.add({ domain: 'gmail.com', code: 421, cluster: true });
+      await a.remove({ domain: 'gmail.com', cluster: true });
+      const last = await a.add({ domain: 'gmail.com', code: 550, cluster: true });
+      const moves: string[] = [];
+      a.on('rule:added', (r) => moves.push(`added ${r.code}`)).on('rule:updated', (r) => moves.push(`updated ${r.code}`)).on('rule:removed', (r) => moves.push(`removed ${r.code}`));
+      await settle(() => b.get(last.id)?.updated === last.updated, 'the last add on the other instance');
+      await new Promise((resolve) => setTimeout(resolve, 30)); // every late report has arrived at a
+      assert.deepEqual(moves, [], 'the writer\'s own reports never move its rule set');
+      assert.equal(a.get(last.id)?.code, 550);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await first.close();
+      if (second !== first) await second.close();
+    }
+  });
 
   test('after one instance clears, an identical add from another reaches it', async () => {
     const first = await create();
