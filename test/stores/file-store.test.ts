@@ -86,6 +86,21 @@ describe('FileStore', () => {
     assert.equal(ic.size, 0);
   });
 
+  it('removes temporary files of its own naming left by dead processes at start, and nothing else', async () => {
+    const sub = mkdtempSync(join(dir, 'stale-'));
+    const path = join(sub, 'rules.json');
+    // A pid that surely belongs to no process: one that has just exited.
+    const child = spawn(process.execPath, ['-e', '']);
+    const dead = child.pid!;
+    await new Promise((resolve) => child.once('exit', resolve));
+    const stale = [`.rules.json.${dead}.1.tmp`, `.rules.json.${dead}.27.tmp`];
+    const kept = [`.rules.json.${process.ppid}.3.tmp`, '.other.json.1.1.tmp', `.rules.json.${dead}.x.tmp`, 'rules.json.bak'];
+    for (const name of [...stale, ...kept]) writeFileSync(join(sub, name), '{}');
+    const ic = new Interceptor({ store: new FileStore(path) });
+    await ic.ready();
+    assert.deepEqual(readdirSync(sub).sort(), [...kept].sort());
+  });
+
   it('leaves no temporary files behind', async () => {
     const sub = mkdtempSync(join(dir, 'clean-'));
     const ic = new Interceptor({ store: new FileStore(join(sub, 'rules.json')) });
