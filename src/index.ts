@@ -14,6 +14,6 @@ export type { Attempt } from './attempt.js';
 export type { ForcedResult, Outcome } from './result.js';
 export { SmtpInterceptError, ValidationError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
-export { MemoryStore, StoreUnavailableError } from './store.js';
+export { MemoryStore, StoreOutcomeUnknownError, StoreUnavailableError } from './store.js';
 export type { RuleStore, StoreChange } from './store.js';
 export { restoreRule } from './stored-rule.js';

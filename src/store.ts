@@ -81,6 +81,19 @@ export class StoreUnavailableError extends SmtpInterceptError {
 }
 
 /**
+ * A write was sent to the store but its outcome is unknown (no answer in time, or the connection was
+ * lost before the answer): it may have been applied, and if so every instance hears of it as a change.
+ * Retrying is safe: `add` and `remove` name rules by selector, so a repeat changes nothing more. Its
+ * `code` stays `store_unavailable` (the REST API answers 503, which clients retry).
+ */
+export class StoreOutcomeUnknownError extends StoreUnavailableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreOutcomeUnknownError';
+  }
+}
+
+/**
  * Rules in process memory. Several interceptors sharing one `MemoryStore` see each other's changes,
  * like instances sharing a Redis store.
  *

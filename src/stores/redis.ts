@@ -6,7 +6,7 @@
  * `StoreUnavailableError` and the engine keeps serving the rules it has.
  */
 import { Redis } from 'ioredis';
-import { type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
+import { type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreOutcomeUnknownError, StoreUnavailableError } from '../index.js';
 import { CLEAR, DELETE, PUT, RELEASE, RESERVE } from './redis-scripts.js';
 
 /** Options of {@link RedisStore}. */
@@ -279,8 +279,9 @@ export class RedisStore implements RuleStore {
     this.#report(new StoreUnavailableError(`Redis is unreachable: ${err.message}`, { cause: err }));
   }
 
+  /** Runs a script that changes data: a failure after it may have reached Redis is an unknown outcome. */
   async #eval(what: string, script: string, keys: string[], args: string[]): Promise<unknown> {
-    return this.#run(what, () => this.#client.eval(script, keys.length, ...keys, ...args));
+    return this.#run(what, () => this.#client.eval(script, keys.length, ...keys, ...args), true);
   }
 
   /** Waits for the first connection (up to the command timeout); afterwards, not being connected fails at once. */
@@ -296,7 +297,7 @@ export class RedisStore implements RuleStore {
     });
   }
 
-  async #run<T>(what: string, op: () => Promise<T>): Promise<T> {
+  async #run<T>(what: string, op: () => Promise<T>, writes = false): Promise<T> {
     await this.#connect();
     if (this.#client.status !== 'ready') {
       throw new StoreUnavailableError(`${what}: Redis is not connected (${this.#client.status})`);
@@ -312,6 +313,12 @@ export class RedisStore implements RuleStore {
       ]);
     } catch (err) {
       if (err instanceof SmtpInterceptError) throw err;
+      // Redis answered with an error, or ioredis never sent the command: certainly not applied. Anything
+      // else (no answer in time, connection lost, retries exhausted) may have been applied.
+      const notSent = (err as Error).name === 'ReplyError' || /Stream isn't writeable/.test((err as Error).message);
+      if (writes && !notSent) {
+        throw new StoreOutcomeUnknownError(`${what}: ${(err as Error).message}; it may have been applied (retrying is safe)`, { cause: err });
+      }
       throw new StoreUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
     } finally {
       clearTimeout(timer);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { Interceptor, StoreUnavailableError } from '../../src/index.js';
+import { Interceptor, StoreOutcomeUnknownError, StoreUnavailableError } from '../../src/index.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import { testRuleStore } from '../../src/testing/index.js';
 import { startDelayProxy } from '../helpers/delay-proxy.js';
@@ -193,4 +193,33 @@ describe('RedisStore: a change right after ready() reaches every instance', () =
       }
     });
   }
+});
+
+describe('RedisStore: writes whose outcome is unknown', () => {
+  it('a write answered too late rejects with StoreOutcomeUnknownError, never as "not applied"; it reaches every instance if it was applied', async () => {
+    const proxy = await startDelayProxy(server.port, 0, 'commands');
+    const prefix = nextPrefix();
+    const slow = new RedisStore({ redis: proxy.url, prefix, commandTimeoutMs: 200 });
+    const other = new RedisStore({ redis: server.url, prefix });
+    const [a, b] = [new Interceptor({ clusterStore: slow }), new Interceptor({ clusterStore: other })];
+    const admin = new Redis(server.url);
+    try {
+      await a.ready();
+      await b.ready();
+      proxy.setDelay(500); // Redis runs the write; its answer comes after the 200 ms timeout
+      await assert.rejects(a.add({ domain: 'gmail.com', code: 421, cluster: true }), (err: Error) => err instanceof StoreOutcomeUnknownError && err instanceof StoreUnavailableError && /may have been applied/.test(err.message));
+      assert.equal(await admin.hlen(`${prefix}:rules`), 1, 'it was applied');
+      await until(() => a.check({ domain: 'gmail.com' })?.code === 421 && b.check({ domain: 'gmail.com' })?.code === 421, 'the applied write on every instance');
+      proxy.setDelay(0);
+      await server.kill();
+      // Certainly not sent: an ordinary StoreUnavailableError.
+      await assert.rejects(b.add({ domain: 'down.example', code: 421, cluster: true }), (err: Error) => err instanceof StoreUnavailableError && !(err instanceof StoreOutcomeUnknownError));
+    } finally {
+      await server.restart();
+      admin.disconnect();
+      await Promise.all([a.close(), b.close()]);
+      await Promise.all([slow.close(), other.close()]);
+      await proxy.close();
+    }
+  });
 });
