@@ -15,6 +15,8 @@ export interface BudgetHost {
   /** The revision a rule was stored with (`''` for a rule the store gave without one). */
   revisionOf(rule: Rule): string;
   error(err: unknown): void;
+  /** The cluster store answered: an outage, if any, is over. */
+  answered(): void;
 }
 
 /** Wait before asking again for a budget the store refused (others hold the rest). */
@@ -31,7 +33,6 @@ export class Budgets {
   readonly #refilling = new Map<Rule, Promise<void>>();
   /** Applications made here and not yet reported, by rule revision. Bounded by the installed rules. */
   readonly #unreported = new Map<Rule, number>();
-  #failing = false;
 
   constructor(host: BudgetHost, clusterStore: RuleStore | undefined) {
     this.#host = host;
@@ -81,7 +82,7 @@ export class Budgets {
     const revision = this.#host.revisionOf(rule);
     const done = store.reserve(rule.id, 1, used, revision).then((granted) => {
       this.#refilling.delete(rule);
-      this.#failing = false;
+      this.#host.answered();
       if (this.#host.get(rule.id) !== rule) {
         // Replaced or removed meanwhile: the grant goes back to the revision it came from.
         if (granted > 0) void store.release?.(rule.id, granted, revision).catch((err: unknown) => this.#host.error(err));
@@ -95,9 +96,7 @@ export class Budgets {
       // Report them next time, still against this revision (a replaced rule's uses die with its budget).
       if (this.#host.get(rule.id) === rule) this.#unreported.set(rule, (this.#unreported.get(rule) ?? 0) + used);
       this.#backoff.set(rule, this.#host.now() + FAILED_BACKOFF_MS);
-      // One event per outage, not one per check.
-      if (!this.#failing) this.#host.error(new StoreUnavailableError(`reserving an application of rule ${rule.id} failed: ${(err as Error).message}`, { cause: err }));
-      this.#failing = true;
+      this.#host.error(err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`reserving an application of rule ${rule.id} failed: ${(err as Error).message}`, { cause: err }));
     });
     this.#refilling.set(rule, done);
     return done;

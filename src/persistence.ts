@@ -72,12 +72,20 @@ export class Persistence {
   /** Revisions are `<origin>.<n>`: unique across instances without coordination. */
   readonly #origin = randomBytes(6).toString('hex');
   #writes = 0;
+  /** Stores in an outage already reported: further unavailability errors of it wait for an answer. */
+  readonly #outages = new Set<RuleStore>();
 
   constructor(host: PersistenceHost, store: RuleStore | undefined, clusterStore: RuleStore | undefined) {
     this.#host = host;
     this.#store = store;
     this.#cluster = clusterStore;
-    this.budgets = new Budgets({ ...host, revisionOf: (rule) => this.#revisions.get(rule) ?? '' }, clusterStore);
+    const budgetStore = clusterStore;
+    this.budgets = new Budgets({
+      ...host,
+      revisionOf: (rule) => this.#revisions.get(rule) ?? '',
+      error: (err) => this.#failed(budgetStore, err),
+      answered: () => { if (budgetStore) this.#outages.delete(budgetStore); },
+    }, clusterStore);
   }
 
   /** The store holding rules of this scope, if any. */
@@ -106,7 +114,7 @@ export class Persistence {
     for (const store of stores) {
       if (this.#loaded.has(store)) continue;
       const stream: Stream = { heard: 0, busy: true, held: [], own: new Map(), cleared: 0 };
-      const unwatch = store.watch?.((change) => this.#hear(store, change), (err) => this.#host.error(err));
+      const unwatch = store.watch?.((change) => this.#hear(store, change), (err) => this.#failed(store, err));
       if (unwatch) this.#streams.set(store, stream);
       try {
         const rules = await durably(store, 'loading rules', () => store.load());
@@ -182,7 +190,20 @@ export class Persistence {
     // add has installed a newer version meanwhile, which the delete would otherwise wipe out.
     this.serial(async () => {
       if (this.#host.get(rule.id) === undefined) await this.delete([rule], () => undefined);
-    }).catch((err: unknown) => this.#host.error(err));
+    }).catch((err: unknown) => this.#failed(this.storeFor(rule.cluster), err));
+  }
+
+  /**
+   * Reports a background failure of a store. An unavailable store is reported once per outage: later
+   * unavailability errors are the same outage until the store answers again (a write, a reservation,
+   * a reported change).
+   */
+  #failed(store: RuleStore | undefined, err: unknown): void {
+    if (store && err instanceof StoreUnavailableError) {
+      if (this.#outages.has(store)) return;
+      this.#outages.add(store);
+    }
+    this.#host.error(err);
   }
 
   /** Marks `stores` busy while `write` runs and `apply` changes the index, then applies what they reported meanwhile. */
@@ -191,6 +212,7 @@ export class Persistence {
     for (const [, stream] of streams) stream.busy = true;
     try {
       await write();
+      for (const store of stores) this.#outages.delete(store);
       return apply();
     } finally {
       for (const [store, stream] of streams) this.#drain(store, stream);
@@ -209,6 +231,7 @@ export class Persistence {
   }
 
   #hear(store: RuleStore, change: StoreChange): void {
+    this.#outages.delete(store);
     const stream = this.#streams.get(store);
     if (!stream) return;
     if (!stream.busy) return this.#apply(store, stream, change);

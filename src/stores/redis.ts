@@ -65,6 +65,8 @@ export class RedisStore implements RuleStore {
   readonly #listeners = new Set<Listener>();
   readonly #errorListeners = new Set<ErrorListener>();
   #connected = true;
+  /** An outage was reported to the error listeners and its end not yet shown to the listeners. */
+  #reportedOutage = false;
   #wasReady = false;
   #retry: NodeJS.Timeout | undefined;
 
@@ -253,8 +255,12 @@ export class RedisStore implements RuleStore {
     if (this.#listeners.size === 0 || !this.#subscriber) return;
     clearTimeout(this.#retry);
     try {
-      await this.load(); // reports the snapshot as a reset when it is newer
+      const rules = await this.load(); // reports the snapshot as a reset when it is newer
       this.#connected = true;
+      // Back after a reported outage: listeners hear from the store even if nothing changed meanwhile
+      // (the engine counts one outage per report of unavailability followed by an answer).
+      if (this.#reportedOutage) this.#emit({ type: 'reset', rules, version: this.#version });
+      this.#reportedOutage = false;
     } catch (err) {
       this.#lost(err as Error);
       // The subscriber may be back before the command connection: try again until a reload succeeds,
@@ -276,6 +282,7 @@ export class RedisStore implements RuleStore {
   #lost(err: Error): void {
     if (!this.#connected) return;
     this.#connected = false;
+    this.#reportedOutage = true;
     this.#report(new StoreUnavailableError(`Redis is unreachable: ${err.message}`, { cause: err }));
   }
 

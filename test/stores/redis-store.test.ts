@@ -223,3 +223,44 @@ describe('RedisStore: writes whose outcome is unknown', () => {
     }
   });
 });
+
+describe('RedisStore outages', () => {
+  it('each instance raises exactly one error event per Redis outage, with checks, budgets and writes during it', async () => {
+    const { instances, errors, close } = await cluster(2);
+    const perInstance = instances.map(() => 0);
+    instances.forEach((ic, i) => ic.on('error', () => { perInstance[i]!++; }));
+    const [a, b] = instances as [Interceptor, Interceptor];
+    try {
+      await a.add({ domain: 'budget.example', code: 421, cluster: true, times: 1000 });
+      await until(() => b.size === 1, 'the rule on b');
+      const outages = 3;
+      for (let outage = 1; outage <= outages; outage++) {
+        await server.kill();
+        await until(() => perInstance.every((n) => n >= outage), `an error on every instance in outage ${outage}`);
+        // While down: checks that need reservations, failed writes, time for reconnection attempts.
+        for (let i = 0; i < 20; i++) {
+          for (const ic of instances) ic.check({ domain: 'budget.example' });
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        await assert.rejects(b.add({ domain: 'down.example', code: 421, cluster: true }), StoreUnavailableError);
+        await server.restart();
+        const marker = `back-${outage}.example`;
+        for (const deadline = Date.now() + 10_000; ;) {
+          try {
+            await a.add({ domain: marker, code: 421, cluster: true });
+            break;
+          } catch (err) {
+            if (Date.now() > deadline) throw err;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
+        await until(() => b.check({ domain: marker }) !== undefined, 'b back', 10_000);
+        for (const ic of instances) ic.check({ domain: 'budget.example' }); // reservations work again
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.deepEqual(perInstance, instances.map(() => outages), `errors: ${errors.map((e) => (e as Error).message).join(' | ')}`);
+    } finally {
+      await close();
+    }
+  });
+});
