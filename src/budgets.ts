@@ -3,7 +3,7 @@
  * has reserved from the cluster store. Every reservation, release and reported use names the rule's
  * revision, so nothing granted or used under one revision is ever credited to another.
  */
-import { type RuleStore, StoreUnavailableError } from './store.js';
+import { type RuleStore, StoreOutcomeUnknownError, StoreUnavailableError } from './store.js';
 import type { Rule } from './rule.js';
 
 /** What budgets need from their owner. */
@@ -17,6 +17,8 @@ export interface BudgetHost {
   error(err: unknown): void;
   /** The cluster store answered: an outage, if any, is over. */
   answered(): void;
+  /** This instance's origin, unique among instances: request ids are `<origin>.<n>`. */
+  readonly origin: string;
 }
 
 /** Wait before asking again for a budget the store refused (others hold the rest). */
@@ -33,6 +35,9 @@ export class Budgets {
   readonly #refilling = new Map<Rule, Promise<void>>();
   /** Applications made here and not yet reported, by rule revision. Bounded by the installed rules. */
   readonly #unreported = new Map<Rule, number>();
+  /** Reservations whose outcome is unknown, repeated as they were (same request id and uses) before any other. */
+  readonly #unknown = new Map<Rule, { request: string; used: number }>();
+  #requests = 0;
 
   constructor(host: BudgetHost, clusterStore: RuleStore | undefined) {
     this.#host = host;
@@ -75,13 +80,16 @@ export class Budgets {
     const inFlight = this.#refilling.get(rule);
     if (inFlight) return inFlight;
     if (!store?.reserve || !this.budgeted(rule)) return Promise.resolve();
-    const used = this.#unreported.get(rule) ?? 0;
+    const repeat = this.#unknown.get(rule);
+    const used = repeat?.used ?? this.#unreported.get(rule) ?? 0;
     // After a refusal or a failure, wait before asking again (uses still get reported at once).
-    if (used === 0 && (this.#backoff.get(rule) ?? 0) > this.#host.now()) return Promise.resolve();
-    this.#unreported.delete(rule);
+    if ((repeat !== undefined || used === 0) && (this.#backoff.get(rule) ?? 0) > this.#host.now()) return Promise.resolve();
+    if (!repeat) this.#unreported.delete(rule);
+    const request = repeat?.request ?? `${this.#host.origin}.${++this.#requests}`;
     const revision = this.#host.revisionOf(rule);
-    const done = store.reserve(rule.id, 1, used, revision).then((granted) => {
+    const done = store.reserve(rule.id, 1, used, revision, request).then((granted) => {
       this.#refilling.delete(rule);
+      this.#unknown.delete(rule);
       this.#host.answered();
       if (this.#host.get(rule.id) !== rule) {
         // Replaced or removed meanwhile: the grant goes back to the revision it came from.
@@ -93,8 +101,13 @@ export class Budgets {
       if (this.#unreported.has(rule)) void this.refill(rule);
     }, (err: unknown) => {
       this.#refilling.delete(rule);
-      // Report them next time, still against this revision (a replaced rule's uses die with its budget).
-      if (this.#host.get(rule.id) === rule) this.#unreported.set(rule, (this.#unreported.get(rule) ?? 0) + used);
+      if (err instanceof StoreOutcomeUnknownError) {
+        // It may have been recorded: repeat it as it was, never count its uses twice or lose its grant.
+        this.#unknown.set(rule, { request, used });
+      } else if (!repeat && this.#host.get(rule.id) === rule) {
+        // Certainly not recorded: report them next time, still against this revision.
+        this.#unreported.set(rule, (this.#unreported.get(rule) ?? 0) + used);
+      }
       this.#backoff.set(rule, this.#host.now() + FAILED_BACKOFF_MS);
       this.#host.error(err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`reserving an application of rule ${rule.id} failed: ${(err as Error).message}`, { cause: err }));
     });
@@ -104,21 +117,31 @@ export class Budgets {
 
   /** A rule revision left the index: its unreported uses are reported (to its own revision) in the background. */
   retired(rule: Rule): void {
+    void this.#settle(rule).catch((err: unknown) => this.#host.error(err));
+  }
+
+  /** Reports a rule revision's unreported uses and repeats its request of unknown outcome, giving back any grant. */
+  async #settle(rule: Rule): Promise<void> {
+    const store = this.#store;
     const used = this.#unreported.get(rule);
-    if (used === undefined) return;
+    const repeat = this.#unknown.get(rule);
     this.#unreported.delete(rule);
-    void this.#store?.reserve?.(rule.id, 0, used, this.#host.revisionOf(rule)).catch((err: unknown) => this.#host.error(err));
+    this.#unknown.delete(rule);
+    if (!store?.reserve) return;
+    const revision = this.#host.revisionOf(rule);
+    if (repeat) {
+      const granted = await store.reserve(rule.id, 1, repeat.used, revision, repeat.request);
+      if (granted > 0) await store.release?.(rule.id, granted, revision);
+    }
+    if (used !== undefined) await store.reserve(rule.id, 0, used, revision, `${this.#host.origin}.${++this.#requests}`);
   }
 
   /** Reports every unreported use and gives back unused reservations (on close). */
   async close(): Promise<void> {
     const store = this.#store;
     await Promise.all(this.#refilling.values());
-    if (store?.reserve) {
-      const unreported = [...this.#unreported];
-      this.#unreported.clear();
-      await Promise.all(unreported.map(([r, used]) => store.reserve!(r.id, 0, used, this.#host.revisionOf(r)).catch((err: unknown) => this.#host.error(err))));
-    }
+    const pending = new Set([...this.#unreported.keys(), ...this.#unknown.keys()]);
+    await Promise.all([...pending].map((r) => this.#settle(r).catch((err: unknown) => this.#host.error(err))));
     if (store?.release) {
       const held = [...this.#host.rules()].filter((r) => this.budgeted(r) && (r.remaining ?? 0) > 0);
       await Promise.all(held.map((r) => store.release!(r.id, r.remaining!, this.#host.revisionOf(r)).catch((err: unknown) => this.#host.error(err))));

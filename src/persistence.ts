@@ -83,6 +83,7 @@ export class Persistence {
     this.budgets = new Budgets({
       ...host,
       revisionOf: (rule) => this.#revisions.get(rule) ?? '',
+      origin: this.#origin,
       error: (err) => this.#failed(budgetStore, err),
       answered: () => { if (budgetStore) this.#outages.delete(budgetStore); },
     }, clusterStore);

@@ -64,8 +64,13 @@ export interface RuleStore {
    * `revision` is the stored one: uses and grants of another revision are never counted against this
    * one (0 is granted). When the recorded uses reach the rule's `times`, the store removes the rule and
    * reports a `delete` with reason `exhausted`.
+   *
+   * `request` (`<origin>.<n>`, `n` growing per origin) makes a call repeatable: a store that can lose an
+   * answer (a network store) keeps each origin's last request with its grant and answers a repeat of it
+   * with that grant, recording nothing again; an older request of the origin gets 0. The engine repeats
+   * a request only after an unknown outcome (`StoreOutcomeUnknownError`).
    */
-  reserve?(id: string, wanted: number, used: number, revision: string): Promise<number>;
+  reserve?(id: string, wanted: number, used: number, revision: string, request?: string): Promise<number>;
   /** Gives back unused applications of a reservation of `revision` (ignored for another revision). */
   release?(id: string, unused: number, revision: string): Promise<void>;
   /** Releases connections and timers. */

@@ -36,12 +36,22 @@ redis.call('PUBLISH', ARGV[1], v .. ' reset -')
 return v`;
 
 /**
- * KEYS budget, rules, version; ARGV id, wanted, used, channel, revision. Records `used`, then grants up
- * to `wanted`, only when `revision` is the budget's. When every application is used the rule is removed
- * and an `exhausted` delete published.
+ * KEYS budget, rules, version; ARGV id, wanted, used, channel, revision, request ('<origin>.<n>' or '').
+ * Records `used`, then grants up to `wanted`, only when `revision` is the budget's. When every
+ * application is used the rule is removed and an `exhausted` delete published. The last request of each
+ * origin is kept with its grant (field `req:<origin>`): a repeat of it returns that grant and records
+ * nothing, so a request whose answer was lost can be repeated safely.
  */
 export const RESERVE = `
 if redis.call('HGET', KEYS[1], 'revision') ~= ARGV[5] then return 0 end
+local origin, n = string.match(ARGV[6], '^(.*)%.(%d+)$')
+if origin then
+  local last = redis.call('HGET', KEYS[1], 'req:' .. origin)
+  if last then
+    local seen, grant = string.match(last, '^(%d+) (%d+)$')
+    if tonumber(seen) >= tonumber(n) then return tonumber(seen) == tonumber(n) and tonumber(grant) or 0 end
+  end
+end
 local used = redis.call('HINCRBY', KEYS[1], 'used', ARGV[3])
 if used >= tonumber(redis.call('HGET', KEYS[1], 'times')) then
   redis.call('DEL', KEYS[1])
@@ -54,6 +64,7 @@ end
 local left = tonumber(redis.call('HGET', KEYS[1], 'left'))
 local granted = math.min(left, tonumber(ARGV[2]))
 if granted > 0 then redis.call('HINCRBY', KEYS[1], 'left', -granted) end
+if origin then redis.call('HSET', KEYS[1], 'req:' .. origin, n .. ' ' .. granted) end
 return granted`;
 
 /** KEYS budget; ARGV unused, revision. */

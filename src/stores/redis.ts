@@ -133,9 +133,9 @@ export class RedisStore implements RuleStore {
     return Number(await this.#eval('clearing rules', CLEAR, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget]));
   }
 
-  async reserve(id: string, wanted: number, used: number, revision: string): Promise<number> {
+  async reserve(id: string, wanted: number, used: number, revision: string, request = ''): Promise<number> {
     return Number(await this.#eval('reserving from a budget', RESERVE, [this.#keys.budget + id, this.#keys.rules, this.#keys.version],
-      [id, String(wanted), String(used), this.#keys.channel, revision]));
+      [id, String(wanted), String(used), this.#keys.channel, revision, request]));
   }
 
   async release(id: string, unused: number, revision: string): Promise<void> {

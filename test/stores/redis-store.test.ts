@@ -224,6 +224,33 @@ describe('RedisStore: writes whose outcome is unknown', () => {
   });
 });
 
+describe('RedisStore: times budgets when answers are lost', () => {
+  it('a reservation whose answer is lost is repeated, never counted twice: times 3 forces exactly 3', async () => {
+    const proxy = await startDelayProxy(server.port, 0, 'commands');
+    const store = new RedisStore({ redis: proxy.url, prefix: nextPrefix(), commandTimeoutMs: 200 });
+    const ic = new Interceptor({ clusterStore: store });
+    const errors: unknown[] = [];
+    ic.on('error', (err) => errors.push(err));
+    try {
+      await ic.ready();
+      await ic.add({ domain: 'gmail.com', code: 421, cluster: true, times: 3 }); // holds one application
+      proxy.setDelay(500); // the next reservation (reporting this use) runs in Redis, its answer comes too late
+      let forced = ic.check({ domain: 'gmail.com' }) ? 1 : 0;
+      await until(() => errors.some((e) => e instanceof StoreOutcomeUnknownError), 'the unknown outcome reported');
+      proxy.setDelay(0);
+      await until(() => {
+        if (ic.check({ domain: 'gmail.com' })) forced++;
+        return ic.size === 0;
+      }, 'the budget used up', 10_000);
+      assert.equal(forced, 3);
+    } finally {
+      await ic.close();
+      await store.close();
+      await proxy.close();
+    }
+  });
+});
+
 describe('RedisStore outages', () => {
   it('each instance raises exactly one error event per Redis outage, with checks, budgets and writes during it', async () => {
     const { instances, errors, close } = await cluster(2);
