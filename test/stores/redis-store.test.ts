@@ -251,6 +251,30 @@ describe('RedisStore: times budgets when answers are lost', () => {
   });
 });
 
+describe('RedisStore: a times budget across a Redis restart', () => {
+  it('times 60 on 3 instances with Redis killed and restarted mid-run forces exactly 60', async () => {
+    const { instances, close } = await cluster(3);
+    try {
+      await instances[0]!.add({ domain: 'gmail.com', code: 421, cluster: true, times: 60 });
+      await until(() => instances.every((ic) => ic.size === 1), 'the rule everywhere');
+      let forced = 0;
+      const round = async () => {
+        for (const ic of instances) for (let i = 0; i < 3; i++) if (ic.check({ domain: 'gmail.com' })) forced++;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      };
+      while (forced < 25) await round();
+      await server.kill();
+      for (let i = 0; i < 20; i++) await round();
+      await server.restart();
+      const deadline = Date.now() + 20_000;
+      while (instances.some((ic) => ic.size > 0) && Date.now() < deadline) await round();
+      assert.equal(forced, 60);
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('RedisStore outages', () => {
   it('each instance raises exactly one error event per Redis outage, with checks, budgets and writes during it', async () => {
     const { instances, errors, close } = await cluster(2);
