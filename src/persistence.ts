@@ -79,24 +79,18 @@ export class Persistence {
     this.#host = host;
     this.#store = store;
     this.#cluster = clusterStore;
-    const budgetStore = clusterStore;
     this.budgets = new Budgets({
       ...host,
       revisionOf: (rule) => this.#revisions.get(rule) ?? '',
       origin: this.#origin,
-      error: (err) => this.#failed(budgetStore, err),
-      answered: () => { if (budgetStore) this.#outages.delete(budgetStore); },
+      error: (err) => this.#failed(clusterStore, err),
+      answered: () => { if (clusterStore) this.#outages.delete(clusterStore); },
     }, clusterStore);
   }
 
   /** The store holding rules of this scope, if any. */
   storeFor(cluster: boolean): RuleStore | undefined {
     return cluster ? this.#cluster ?? this.#store : this.#store;
-  }
-
-  /** Whether stores are configured and not yet loaded. */
-  get loading(): boolean {
-    return (this.#store !== undefined || this.#cluster !== undefined) && this.#loaded.size === 0;
   }
 
   /** Loads every store once and starts following them. */

@@ -29,10 +29,10 @@ export interface RedisStoreOptions {
 const MAX_HELD = 10_000;
 
 type Listener = (change: StoreChange) => void;
+type ErrorListener = (err: Error) => void;
 
 /** The version a published message starts with. */
 const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
-type ErrorListener = (err: Error) => void;
 
 /**
  * A `RuleStore` on Redis, for `clusterStore`.
