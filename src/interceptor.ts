@@ -14,6 +14,7 @@ import { compileFilter, type RuleFilter } from './rule-filter.js';
 import { RuleIndex } from './rule-index.js';
 import { parseRuleInput, type RuleInput } from './rule-input.js';
 import { Rule, ruleId } from './rule.js';
+import { listenerFailed, notify, report } from './safe-events.js';
 import type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor-types.js';
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
@@ -63,7 +64,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       rules: () => this.#index.values(),
       install: (rule) => this.#install(rule),
       uninstall: (id, reason) => this.#delete(id, reason),
-      error: (err) => this.#report(err),
+      error: (err) => report(this, err),
     }, store, clusterStore);
   }
 
@@ -169,7 +170,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       if (removed.length > 0) this.#changed(false);
       for (const rule of removed) {
         this.#persistence.budgets.retired(rule);
-        this.#notify('rule:removed', rule, 'cleared');
+        notify(this, 'rule:removed', rule, 'cleared');
       }
       return removed.length;
     }));
@@ -190,7 +191,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         try {
           observer(attempt, result);
         } catch (err) {
-          this.#report(new SmtpInterceptError('listener_failed', `an observer threw: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+          report(this, listenerFailed('an observer', err));
         }
       }
     }
@@ -282,7 +283,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       }
     }
     const result = (rule.result ??= forcedResult(rule));
-    if (this.listenerCount('match') > 0) this.#notify('match', result, attempt);
+    if (this.listenerCount('match') > 0) notify(this, 'match', result, attempt);
     return result;
   }
 
@@ -292,9 +293,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#changed(rule.expires !== undefined);
     if (previous) {
       this.#persistence.budgets.retired(previous);
-      this.#notify('rule:updated', rule, previous);
+      notify(this, 'rule:updated', rule, previous);
     } else {
-      this.#notify('rule:added', rule);
+      notify(this, 'rule:added', rule);
     }
   }
 
@@ -303,31 +304,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (!rule) return undefined;
     this.#changed(false);
     this.#persistence.budgets.retired(rule);
-    this.#notify('rule:removed', rule, reason);
+    notify(this, 'rule:removed', rule, reason);
     return rule;
-  }
-
-  /** Emits an event whose listeners must not unwind the caller (a `check`, a store change). */
-  #notify<K extends 'rule:added' | 'rule:updated' | 'rule:removed' | 'match'>(event: K, ...args: Parameters<InterceptorEvents[K]>): void {
-    try {
-      (this.emit as (event: K, ...args: Parameters<InterceptorEvents[K]>) => boolean)(event, ...args);
-    } catch (err) {
-      this.#report(new SmtpInterceptError('listener_failed', `a '${event}' listener threw: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
-    }
-  }
-
-  /**
-   * Reports a failure nobody awaits as an `error` event. With no `error` listener (or one that throws)
-   * it becomes a process warning, printed on stderr by default: never lost, and never a crash of the
-   * delivery worker over a background cleanup (node:events would throw; here nothing could catch it).
-   */
-  #report(err: unknown): void {
-    try {
-      if (this.emit('error', err)) return;
-    } catch (thrown) {
-      process.emitWarning(asError(thrown)); // the error listener's own failure
-    }
-    process.emitWarning(asError(err));
   }
 
   #notReady(): never {
@@ -375,5 +353,3 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (this.#closed) throw new SmtpInterceptError('closed', 'the interceptor is closed');
   }
 }
-
-const asError = (value: unknown): Error => (value instanceof Error ? value : new Error(String(value)));
