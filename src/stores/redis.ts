@@ -6,7 +6,8 @@
  * `StoreUnavailableError` and the engine keeps serving the rules it has.
  */
 import { Redis } from 'ioredis';
-import { type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreOutcomeUnknownError, StoreUnavailableError } from '../index.js';
+import { type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
+import { RedisCommands } from './redis-commands.js';
 import { CLEAR, DELETE, PUT, RELEASE, RESERVE } from './redis-scripts.js';
 
 /** Options of {@link RedisStore}. */
@@ -48,6 +49,7 @@ export class RedisStore implements RuleStore {
   readonly #owned: boolean;
   readonly #keys: { rules: string; version: string; budget: string; channel: string };
   readonly #timeoutMs: number;
+  readonly #commands: RedisCommands;
   #subscriber: Redis | undefined;
   /** Resolves once the subscriber has subscribed: from then on every change is reported. */
   #following: Promise<void> | undefined;
@@ -67,7 +69,6 @@ export class RedisStore implements RuleStore {
   #connected = true;
   /** An outage was reported to the error listeners and its end not yet shown to the listeners. */
   #reportedOutage = false;
-  #wasReady = false;
   #retry: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStoreOptions) {
@@ -82,6 +83,7 @@ export class RedisStore implements RuleStore {
     this.#client.on('ready', this.#onReady);
     this.#keys = { rules: `${prefix}:rules`, version: `${prefix}:version`, budget: `${prefix}:budget:`, channel: `${prefix}:changes` };
     this.#timeoutMs = commandTimeoutMs;
+    this.#commands = new RedisCommands(this.#client, commandTimeoutMs);
     this.#checkIntervalMs = checkIntervalMs;
   }
 
@@ -95,7 +97,7 @@ export class RedisStore implements RuleStore {
     if (this.#following) await this.#untilFollowing();
     this.#loads++;
     try {
-      const [hash, version] = await this.#run('loading rules', async () => {
+      const [hash, version] = await this.#commands.run('loading rules', async () => {
         const replies = await this.#client.multi().hgetall(this.#keys.rules).get(this.#keys.version).exec();
         const failed = replies?.find(([err]) => err);
         if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
@@ -196,7 +198,7 @@ export class RedisStore implements RuleStore {
   async #check(): Promise<void> {
     if (this.#loads > 0 || this.#listeners.size === 0) return;
     try {
-      const version = Number(await this.#run('checking the version', () => this.#client.get(this.#keys.version)) ?? 0);
+      const version = Number(await this.#commands.run('checking the version', () => this.#client.get(this.#keys.version)) ?? 0);
       if (version > this.#version && this.#loads === 0) await this.#resync();
     } catch (err) {
       this.#lost(err as Error);
@@ -288,47 +290,6 @@ export class RedisStore implements RuleStore {
 
   /** Runs a script that changes data: a failure after it may have reached Redis is an unknown outcome. */
   async #eval(what: string, script: string, keys: string[], args: string[]): Promise<unknown> {
-    return this.#run(what, () => this.#client.eval(script, keys.length, ...keys, ...args), true);
-  }
-
-  /** Waits for the first connection (up to the command timeout); afterwards, not being connected fails at once. */
-  async #connect(): Promise<void> {
-    const status = this.#client.status;
-    if (status === 'ready') { this.#wasReady = true; return; }
-    if (this.#wasReady || (status !== 'wait' && status !== 'connecting' && status !== 'connect')) return;
-    if (status === 'wait') void this.#client.connect().catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      const done = () => { clearTimeout(timer); this.#client.off('ready', done); resolve(); };
-      const timer = setTimeout(done, this.#timeoutMs);
-      this.#client.on('ready', done);
-    });
-  }
-
-  async #run<T>(what: string, op: () => Promise<T>, writes = false): Promise<T> {
-    await this.#connect();
-    if (this.#client.status !== 'ready') {
-      throw new StoreUnavailableError(`${what}: Redis is not connected (${this.#client.status})`);
-    }
-    this.#wasReady = true;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        op(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
-        }),
-      ]);
-    } catch (err) {
-      if (err instanceof SmtpInterceptError) throw err;
-      // Redis answered with an error, or ioredis never sent the command: certainly not applied. Anything
-      // else (no answer in time, connection lost, retries exhausted) may have been applied.
-      const notSent = (err as Error).name === 'ReplyError' || /Stream isn't writeable/.test((err as Error).message);
-      if (writes && !notSent) {
-        throw new StoreOutcomeUnknownError(`${what}: ${(err as Error).message}; it may have been applied (retrying is safe)`, { cause: err });
-      }
-      throw new StoreUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.#commands.run(what, () => this.#client.eval(script, keys.length, ...keys, ...args), true);
   }
 }
