@@ -105,7 +105,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
         this.#install(rule);
       });
-      await this.#persistence.budgets.added(rule);
+      if (this.#persistence.budgets.budgeted(rule)) await this.#persistence.budgets.added(rule);
       return rule;
     });
   }

@@ -179,7 +179,6 @@ export class Persistence {
 
   /** Removes a rule that expired or was used up from its store, in the background. */
   forget(rule: Rule): void {
-    this.budgets.retired(rule);
     if (!this.storeFor(rule.cluster)) return;
     // In the mutation queue, so it cannot overtake an add of the same selector; and skipped when such an
     // add has installed a newer version meanwhile, which the delete would otherwise wipe out.

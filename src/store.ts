@@ -90,6 +90,13 @@ export class StoreUnavailableError extends SmtpInterceptError {
  * lost before the answer): it may have been applied, and if so every instance hears of it as a change.
  * Retrying is safe: `add` and `remove` name rules by selector, so a repeat changes nothing more. Its
  * `code` stays `store_unavailable` (the REST API answers 503, which clients retry).
+ *
+ * @example
+ * ```ts
+ * try { await ic.add(rule) } catch (err) {
+ *   if (err instanceof StoreOutcomeUnknownError) await ic.add(rule) // safe: same selector, same rule
+ * }
+ * ```
  */
 export class StoreOutcomeUnknownError extends StoreUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
