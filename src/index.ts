@@ -6,14 +6,14 @@
  */
 export { Interceptor } from './interceptor.js';
 export type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor-types.js';
-export { Rule } from './rule.js';
-export type { RuleJSON } from './rule.js';
+// A type only: rules are made by `Interceptor.add` (and `restoreRule`), never by `new Rule()`.
+export type { Rule, RuleJSON } from './rule.js';
 export type { Phase, RuleInput, SelectorFields } from './rule-input.js';
 export type { RuleFilter } from './rule-filter.js';
 export type { Attempt } from './attempt.js';
 export type { ForcedResult, Outcome } from './result.js';
 export { SmtpInterceptError, ValidationError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
-export { MemoryStore, StoreUnavailableError } from './store.js';
+export { MemoryStore, StoreOutcomeUnknownError, StoreUnavailableError } from './store.js';
 export type { RuleStore, StoreChange } from './store.js';
 export { restoreRule } from './stored-rule.js';

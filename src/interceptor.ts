@@ -14,6 +14,7 @@ import { compileFilter, type RuleFilter } from './rule-filter.js';
 import { RuleIndex } from './rule-index.js';
 import { parseRuleInput, type RuleInput } from './rule-input.js';
 import { Rule, ruleId } from './rule.js';
+import { listenerFailed, notify, report } from './safe-events.js';
 import type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor-types.js';
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
@@ -42,6 +43,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   #observed = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Stores are configured and not loaded yet: `check` would answer from a rule set that is not there. */
+  #unready: boolean;
 
   constructor(options: InterceptorOptions = {}) {
     super();
@@ -54,23 +57,26 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#cache = cacheSize > 0 ? new AttemptCache(cacheSize) : undefined;
     this.#now = now;
     this.#random = random ?? (seed !== undefined ? seededRandom(seed) : Math.random);
+    this.#unready = store !== undefined || clusterStore !== undefined;
     this.#persistence = new Persistence({
       now: this.#now,
       get: (id) => this.#index.get(id),
       rules: () => this.#index.values(),
       install: (rule) => this.#install(rule),
       uninstall: (id, reason) => this.#delete(id, reason),
-      error: (err) => this.emit('error', err),
+      error: (err) => report(this, err),
     }, store, clusterStore);
   }
 
   /**
-   * Loads the stores' rules and starts following their changes. Call it before the first `check` when
-   * stores are configured; mutations wait for it themselves. Rejects with a clear error when a store
-   * cannot be read or holds an invalid rule.
+   * Loads the stores' rules and starts following their changes; resolves once both are done, so any
+   * change acknowledged to any instance afterwards reaches this one. Call it before the first `check`
+   * when stores are configured (`check` throws `not_ready` until then); mutations wait for it
+   * themselves. Rejects with a clear error when a store cannot be read or holds an invalid rule.
    */
-  ready(): Promise<void> {
-    return this.#persistence.ready();
+  async ready(): Promise<void> {
+    await this.#persistence.ready();
+    this.#unready = false;
   }
 
   /** Number of active rules. */
@@ -80,6 +86,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   /**
    * Adds a rule, or updates the rule with the same selector (same `id`; `created` and `hits` kept).
+   * Resolves once the rule is usable here: stored, installed and, for a cluster rule with `times` on a
+   * cluster store, holding its first reservation (unless the store refused or failed it; then a `check`
+   * passes the rule over until a later reservation succeeds).
    * @throws {ValidationError} listing every problem of the input.
    */
   async add(input: RuleInput): Promise<Rule> {
@@ -90,11 +99,13 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const spec = parseRuleInput(input, now);
       const id = ruleId(spec);
       const previous = this.#index.get(id);
-      const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.hits ?? 0);
+      const rule = new Rule(spec, id, previous?.created ?? now, now, 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
-      await this.#persistence.put(rule);
-      this.#install(rule);
-      this.#persistence.added(rule);
+      await this.#persistence.put(rule, () => {
+        rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
+        this.#install(rule);
+      });
+      if (this.#persistence.budgets.budgeted(rule)) await this.#persistence.budgets.added(rule);
       return rule;
     });
   }
@@ -110,8 +121,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return this.#persistence.serial(async () => {
       const rule = this.#index.get(id);
       if (!rule) return undefined;
-      await this.#persistence.delete([rule]);
-      return this.#delete(id, 'deleted');
+      // A rule used up while its removal was written is gone already: it is still the one removed.
+      return this.#persistence.delete([rule], () => this.#delete(id, 'deleted') ?? rule);
     });
   }
 
@@ -146,9 +157,10 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
     }
     await this.ready();
-    return this.#persistence.serial(async () => {
-      const removed = [...this.#index.values()].filter((r) => scope === undefined || r.cluster === (scope === 'cluster'));
-      await this.#persistence.clear(removed, scope);
+    const inScope = (r: Rule) => scope === undefined || r.cluster === (scope === 'cluster');
+    return this.#persistence.serial(async () => this.#persistence.clear([...this.#index.values()].filter(inScope), scope, () => {
+      // The rules of the scope now: some may have been used up while the stores were cleared.
+      const removed = [...this.#index.values()].filter(inScope);
       if (removed.length === this.#index.size) {
         this.#index.clear();
         this.#expiry.clear();
@@ -156,19 +168,33 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         for (const rule of removed) this.#index.delete(rule.id);
       }
       if (removed.length > 0) this.#changed(false);
-      for (const rule of removed) this.emit('rule:removed', rule, 'cleared');
+      for (const rule of removed) {
+        this.#persistence.budgets.retired(rule);
+        notify(this, 'rule:removed', rule, 'cleared');
+      }
       return removed.length;
-    });
+    }));
   }
 
   /**
    * The hot path: the forced result for this attempt, or `undefined` to deliver normally. Counts the
-   * hit, consumes `times`, draws `probability`. Never waits on I/O.
+   * hit, consumes `times`, draws `probability`. Never waits on I/O. Listeners and observers that throw
+   * never reach the caller: their errors are reported as `error` events.
    * @throws {ValidationError} when the attempt itself is malformed (e.g. `ip` is not an address).
+   * @throws {SmtpInterceptError} `not_ready` when stores are configured and `ready()` has not resolved.
    */
   check(attempt: Attempt): ForcedResult | undefined {
+    if (this.#unready) this.#notReady();
     const result = this.#check(attempt);
-    if (this.#observed) for (const observer of this.#observers) observer(attempt, result);
+    if (this.#observed) {
+      for (const observer of this.#observers) {
+        try {
+          observer(attempt, result);
+        } catch (err) {
+          report(this, listenerFailed('an observer', err));
+        }
+      }
+    }
     return result;
   }
 
@@ -202,7 +228,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const rule = candidates[i]!;
       if (rule.remaining === 0) {
         // A cluster budget with no local reservation left: skip it until the next one arrives.
-        this.#persistence.refill(rule);
+        void this.#persistence.budgets.refill(rule);
         continue;
       }
       if (rule.probability !== undefined && rule.probability < 1 && this.#random() >= rule.probability) continue;
@@ -211,11 +237,17 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return undefined;
   }
 
-  /** The matching rules in precedence order and the winner, without side effects (no hit, no draw). */
+  /**
+   * The matching rules in precedence order and the winner, without side effects (no hit, no draw). The
+   * winner is the rule `check` would apply now: a cluster rule waiting for a budget reservation here
+   * (`times` 0) is listed among the candidates but does not win.
+   * @throws {SmtpInterceptError} `not_ready` when stores are configured and `ready()` has not resolved.
+   */
   explain(attempt: Attempt): Explanation {
+    if (this.#unready) this.#notReady();
     const now = this.#now();
     const candidates = this.#index.candidates(normalizeAttempt(attempt)).filter((r) => this.#live(r, now));
-    return { winner: candidates[0], candidates };
+    return { winner: candidates.find((r) => r.remaining !== 0), candidates };
   }
 
   /**
@@ -243,15 +275,15 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     rule.count++;
     if (rule.remaining !== undefined) {
       rule.remaining--;
-      if (this.#persistence.budgeted(rule)) {
-        this.#persistence.used(rule); // the shared budget decides when the rule is used up
+      if (this.#persistence.budgets.budgeted(rule)) {
+        this.#persistence.budgets.used(rule); // the shared budget decides when the rule is used up
       } else if (rule.remaining === 0) {
         this.#delete(rule.id, 'exhausted');
         this.#persistence.forget(rule);
       }
     }
     const result = (rule.result ??= forcedResult(rule));
-    if (this.listenerCount('match') > 0) this.emit('match', result, attempt);
+    if (this.listenerCount('match') > 0) notify(this, 'match', result, attempt);
     return result;
   }
 
@@ -259,16 +291,25 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     const previous = this.#index.set(rule);
     if (rule.expires !== undefined) this.#expiry.push(rule);
     this.#changed(rule.expires !== undefined);
-    if (previous) this.emit('rule:updated', rule, previous);
-    else this.emit('rule:added', rule);
+    if (previous) {
+      this.#persistence.budgets.retired(previous);
+      notify(this, 'rule:updated', rule, previous);
+    } else {
+      notify(this, 'rule:added', rule);
+    }
   }
 
   #delete(id: string, reason: RemovalReason): Rule | undefined {
     const rule = this.#index.delete(id);
     if (!rule) return undefined;
     this.#changed(false);
-    this.emit('rule:removed', rule, reason);
+    this.#persistence.budgets.retired(rule);
+    notify(this, 'rule:removed', rule, reason);
     return rule;
+  }
+
+  #notReady(): never {
+    throw new SmtpInterceptError('not_ready', 'the interceptor has stores and is not ready: await ready() before check() or explain()');
   }
 
   #live(rule: Rule, now: number): boolean {

@@ -1,12 +1,33 @@
 /**
- * The reference model: a linear scan that tests each rule field by field. It shares no lookup code with
- * `RuleIndex` (no keys, no shapes), only the precedence order. Tests require both to agree; benchmarks
- * use it as the baseline. Not exported from the package.
+ * The reference model: a linear scan that tests each rule field by field, ordered by its own reading of
+ * the documented precedence (docs/precedence.md), from the public fields. It shares no code with
+ * `RuleIndex` (no keys, no shapes, no `comparePrecedence`), so a mistake in either shows up in the
+ * tests that require both to agree. Benchmarks use it as the baseline. Not exported from the package.
  */
 import type { NormalizedAttempt } from './attempt.js';
 import { parseIp, type ParsedIp } from './ip.js';
-import { comparePrecedence } from './precedence.js';
 import type { Rule } from './rule.js';
+
+/** Step 3: selectors from the most to the least significant. */
+const ORDER = ['tag', 'recipient', 'ip', 'domain', 'mta', 'pool'] as const;
+
+/** Step 4: exact beats range; a longer CIDR prefix or wildcard suffix beats a shorter one; the IP decides when bound. */
+function exactness(r: Rule): number {
+  if (r.ip !== undefined) return r.ip.includes('/') ? Number(r.ip.split('/')[1]) : Infinity;
+  if (r.domain !== undefined) return r.domain.startsWith('*.') ? r.domain.split('.').length - 1 : Infinity;
+  return 0;
+}
+
+/** The documented steps, in order; negative when `a` wins. */
+function precedence(a: Rule, b: Rule): number {
+  if (a.priority !== b.priority) return b.priority - a.priority;
+  const bound = (r: Rule) => ORDER.filter((f) => r[f] !== undefined).length;
+  if (bound(a) !== bound(b)) return bound(b) - bound(a);
+  for (const f of ORDER) if ((a[f] === undefined) !== (b[f] === undefined)) return a[f] !== undefined ? -1 : 1;
+  if (exactness(a) !== exactness(b)) return exactness(a) > exactness(b) ? -1 : 1;
+  if (a.cluster !== b.cluster) return a.cluster ? 1 : -1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
 
 function inNetwork(ip: ParsedIp, net: ParsedIp, prefix: number): boolean {
   if (ip.family !== net.family) return false;
@@ -55,6 +76,6 @@ export class LinearMatcher {
   candidates(a: NormalizedAttempt): Rule[] {
     const out: Rule[] = [];
     for (const p of this.#rules) if (LinearMatcher.matches(p, a)) out.push(p.rule);
-    return out.sort(comparePrecedence);
+    return out.sort(precedence);
   }
 }

@@ -1,12 +1,21 @@
 /**
  * Keeps an interceptor's rules and its stores in step: loads them, writes changes before they take
- * effect, applies changes other instances made, and runs cluster-wide `times` budgets.
+ * effect, and applies the changes other instances made.
+ *
+ * The model, per watched store: the store orders its changes by version. A local change is written
+ * first and applied once the store has it, with the version the write resolved to; changes the store
+ * reports meanwhile wait, and are applied after it in the order reported. A reported change is
+ * ignored when its version is not above the last one applied (reported twice), or not above this
+ * instance's own write of the same rule (its echo, or older) or own clear. So every instance applies
+ * the store's changes in the store's order, and an older version never replaces a newer one.
  *
  * Instance rules (`cluster: false`) live in `store`; cluster rules in `clusterStore`, or in `store`
  * when there is no cluster store.
  */
+import { randomBytes } from 'node:crypto';
+import { Budgets } from './budgets.js';
 import { SmtpInterceptError } from './errors.js';
-import type { Rule } from './rule.js';
+import type { Rule, RuleJSON } from './rule.js';
 import { restoreRule } from './stored-rule.js';
 import { type RuleStore, type StoreChange, StoreUnavailableError } from './store.js';
 
@@ -23,6 +32,22 @@ export interface PersistenceHost {
   error(err: unknown): void;
 }
 
+/** What this instance knows of a watched store's changes. */
+interface Stream {
+  /** Version of the last reported change applied. */
+  heard: number;
+  /** A local write or the load is in flight: reported changes wait in `held`. */
+  busy: boolean;
+  held: StoreChange[];
+  /** Ids this instance wrote, with the version of that write, until the store's reports pass it. */
+  readonly own: Map<string, number>;
+  /** Version of this instance's last clear of the store. */
+  cleared: number;
+}
+
+/** Changes held during one write; more means a runaway store, reported and dropped. */
+const MAX_HELD = 100_000;
+
 async function durably<T>(store: RuleStore, what: string, op: () => Promise<T>): Promise<T> {
   try {
     return await op();
@@ -32,40 +57,35 @@ async function durably<T>(store: RuleStore, what: string, op: () => Promise<T>):
   }
 }
 
-/** Wait before asking again for a budget the store refused (others hold the rest). */
-const REFUSED_BACKOFF_MS = 200;
-/** Wait before asking again after the store failed (it is probably unreachable). */
-const FAILED_BACKOFF_MS = 1000;
-
 export class Persistence {
   readonly #host: PersistenceHost;
   readonly #store: RuleStore | undefined;
   readonly #cluster: RuleStore | undefined;
+  readonly budgets: Budgets;
   #ready: Promise<void> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #unwatch: (() => void)[] = [];
-  /** Ids this instance is deleting right now: their echo from the store is ignored. */
-  readonly #writing = new Set<string>();
-  /**
-   * The stored JSON text of every rule as this instance last wrote or applied it. A change whose text is
-   * already known is an echo of our own write (or changes nothing) and is ignored: comparing content, not
-   * timestamps, so two writes in the same millisecond are never confused.
-   */
-  readonly #known = new Map<string, string>();
-  /** Stores this instance is clearing right now: their reset echo is ignored (only theirs). */
-  readonly #clearing = new Set<RuleStore>();
+  readonly #streams = new Map<RuleStore, Stream>();
   readonly #loaded = new Set<RuleStore>();
-  /** Earliest time (ms) a budgeted rule may ask its store again, after a refusal or a failure. */
-  readonly #backoff = new WeakMap<Rule, number>();
-  #reserveFailing = false;
-  readonly #refilling = new Set<Rule>();
-  /** Applications of budgeted rules made here and not yet reported to the store. */
-  readonly #unreported = new Map<Rule, number>();
+  /** The revision each installed rule was stored with. */
+  readonly #revisions = new WeakMap<Rule, string>();
+  /** Revisions are `<origin>.<n>`: unique across instances without coordination. */
+  readonly #origin = randomBytes(6).toString('hex');
+  #writes = 0;
+  /** Stores in an outage already reported: further unavailability errors of it wait for an answer. */
+  readonly #outages = new Set<RuleStore>();
 
   constructor(host: PersistenceHost, store: RuleStore | undefined, clusterStore: RuleStore | undefined) {
     this.#host = host;
     this.#store = store;
     this.#cluster = clusterStore;
+    this.budgets = new Budgets({
+      ...host,
+      revisionOf: (rule) => this.#revisions.get(rule) ?? '',
+      origin: this.#origin,
+      error: (err) => this.#failed(clusterStore, err),
+      answered: () => { if (clusterStore) this.#outages.delete(clusterStore); },
+    }, clusterStore);
   }
 
   /** The store holding rules of this scope, if any. */
@@ -73,7 +93,7 @@ export class Persistence {
     return cluster ? this.#cluster ?? this.#store : this.#store;
   }
 
-  /** Loads every store once and starts watching them. */
+  /** Loads every store once and starts following them. */
   ready(): Promise<void> {
     // A failed load is not remembered: the next call tries again (stores already loaded are kept).
     this.#ready ??= this.#load().catch((err: unknown) => {
@@ -83,29 +103,26 @@ export class Persistence {
     return this.#ready;
   }
 
+  /** Per store: watch first, then load, then apply what was reported meanwhile (see `RuleStore.load`). */
   async #load(): Promise<void> {
     const stores = [this.#store, this.#cluster].filter((s, i, all): s is RuleStore => s !== undefined && all.indexOf(s) === i);
     for (const store of stores) {
       if (this.#loaded.has(store)) continue;
-      const rules = await durably(store, 'loading rules', () => store.load());
-      for (const json of rules) {
-        const rule = this.#restore(json, store);
-        if (rule) {
-          if (store.watch) this.#known.set(rule.id, JSON.stringify(json));
-          this.#adopt(rule);
-        }
+      const stream: Stream = { heard: 0, busy: true, held: [], own: new Map(), cleared: 0 };
+      const unwatch = store.watch?.((change) => this.#hear(store, change), (err) => this.#failed(store, err));
+      if (unwatch) this.#streams.set(store, stream);
+      try {
+        const rules = await durably(store, 'loading rules', () => store.load());
+        for (const json of rules) this.#take(json, store);
+      } catch (err) {
+        unwatch?.();
+        this.#streams.delete(store);
+        throw err;
       }
-      if (store.watch) this.#unwatch.push(store.watch((change) => this.#onChange(store, change), (err) => this.#host.error(err)));
+      if (unwatch) this.#unwatch.push(unwatch);
       this.#loaded.add(store);
+      this.#drain(store, stream);
     }
-  }
-
-  #restore(json: unknown, store: RuleStore): Rule | undefined {
-    const rule = restoreRule(json, this.#host.now());
-    if (rule && this.storeFor(rule.cluster) !== store) {
-      throw new SmtpInterceptError('store_invalid', `stored rule ${rule.id} is ${rule.cluster ? 'a cluster' : 'an instance'} rule, in the wrong store`);
-    }
-    return rule;
   }
 
   /** Runs mutations one at a time, so the stores and the index see them in the same order. */
@@ -115,202 +132,165 @@ export class Persistence {
     return result;
   }
 
-  /** Writes a rule before it takes effect; rejects with StoreUnavailableError when it cannot. */
-  async put(rule: Rule): Promise<void> {
+  /** Writes a rule, then `apply` installs it; rejects with StoreUnavailableError (nothing applied) when it cannot. */
+  put<T>(rule: Rule, apply: () => T): Promise<T> {
     const store = this.storeFor(rule.cluster);
-    if (!store) return;
-    const json = rule.toJSON();
-    // Only a store that reports changes can echo ours; for the others there is nothing to remember.
-    const echoes = store.watch !== undefined;
-    const before = this.#known.get(rule.id);
-    if (echoes) this.#known.set(rule.id, JSON.stringify(json)); // before the write: a store may echo it synchronously
-    try {
-      await durably(store, `storing rule ${rule.id}`, () => store.put(json));
-    } catch (err) {
-      if (before === undefined) this.#known.delete(rule.id);
-      else this.#known.set(rule.id, before);
-      throw err;
-    }
+    if (!store) return Promise.resolve(apply());
+    const revision = `${this.#origin}.${++this.#writes}`;
+    this.#revisions.set(rule, revision);
+    const json: RuleJSON = { ...rule.toJSON(), revision };
+    return this.#writing([store], async () => {
+      this.#own(store, await durably(store, `storing rule ${rule.id}`, () => store.put(json)), [rule.id]);
+    }, apply);
   }
 
-  /** Removes rules from their stores before they leave the index. */
-  async delete(rules: readonly Rule[]): Promise<void> {
-    for (const store of new Set(rules.map((r) => this.storeFor(r.cluster)))) {
-      if (!store) continue;
-      const ids = rules.filter((r) => this.storeFor(r.cluster) === store).map((r) => r.id);
-      for (const id of ids) this.#writing.add(id);
-      try {
-        await durably(store, `removing ${ids.length} rule(s)`, () => store.delete(ids));
-        for (const id of ids) this.#known.delete(id);
-      } finally {
-        for (const id of ids) this.#writing.delete(id);
+  /** Removes rules from their stores, then `apply` removes them from the index. */
+  delete<T>(rules: readonly Rule[], apply: () => T): Promise<T> {
+    const stores = [...new Set(rules.map((r) => this.storeFor(r.cluster)))].filter((s): s is RuleStore => s !== undefined);
+    return this.#writing(stores, async () => {
+      for (const store of stores) {
+        const ids = rules.filter((r) => this.storeFor(r.cluster) === store).map((r) => r.id);
+        this.#own(store, await durably(store, `removing ${ids.length} rule(s)`, () => store.delete(ids)), ids);
       }
-    }
+    }, apply);
   }
 
   /**
-   * Removes the rules of a `clear(scope)` from their stores: a store holding only cleared scopes is
-   * cleared whole, one that also holds the other scope loses just these rules.
+   * Removes the rules of a `clear(scope)` from their stores, then `apply` empties the index: a store
+   * holding only cleared scopes is cleared whole, one that also holds the other scope loses just these.
    */
-  async clear(rules: readonly Rule[], scope: 'cluster' | 'instance' | undefined): Promise<void> {
+  clear<T>(rules: readonly Rule[], scope: 'cluster' | 'instance' | undefined, apply: () => T): Promise<T> {
     const cleared = (cluster: boolean) => scope === undefined || scope === (cluster ? 'cluster' : 'instance');
-    for (const store of new Set([this.storeFor(true), this.storeFor(false)])) {
-      if (!store) continue;
-      const whole = (this.storeFor(true) !== store || cleared(true)) && (this.storeFor(false) !== store || cleared(false));
-      if (!whole) {
-        await this.delete(rules.filter((r) => this.storeFor(r.cluster) === store));
-        continue;
+    const stores = [...new Set([this.storeFor(true), this.storeFor(false)])].filter((s): s is RuleStore => s !== undefined);
+    return this.#writing(stores, async () => {
+      for (const store of stores) {
+        const whole = (this.storeFor(true) !== store || cleared(true)) && (this.storeFor(false) !== store || cleared(false));
+        if (whole) {
+          const version = await durably(store, 'clearing rules', () => store.clear());
+          const stream = this.#streams.get(store);
+          if (stream && typeof version === 'number') stream.cleared = version;
+        } else {
+          const ids = rules.filter((r) => this.storeFor(r.cluster) === store).map((r) => r.id);
+          this.#own(store, await durably(store, `removing ${ids.length} rule(s)`, () => store.delete(ids)), ids);
+        }
       }
-      this.#clearing.add(store);
-      try {
-        await durably(store, 'clearing rules', () => store.clear());
-      } finally {
-        this.#clearing.delete(store);
-      }
-    }
-  }
-
-  /** Replaces a rule with a newer stored version; hits are counted per instance, so they carry over. */
-  #replace(rule: Rule): void {
-    const current = this.#host.get(rule.id);
-    if (current) rule.count = current.count;
-    this.#adopt(rule);
+    }, apply);
   }
 
   /** Removes a rule that expired or was used up from its store, in the background. */
   forget(rule: Rule): void {
-    const store = this.storeFor(rule.cluster);
-    if (!store) return;
+    if (!this.storeFor(rule.cluster)) return;
     // In the mutation queue, so it cannot overtake an add of the same selector; and skipped when such an
     // add has installed a newer version meanwhile, which the delete would otherwise wipe out.
     this.serial(async () => {
-      if (this.#host.get(rule.id) !== undefined) return;
-      this.#known.delete(rule.id);
-      await store.delete([rule.id]);
-    }).catch((err: unknown) => this.#host.error(new StoreUnavailableError(`removing rule ${rule.id} failed: ${(err as Error).message}`, { cause: err })));
-  }
-
-  /** Whether `rule` draws on a cluster-wide `times` budget held by the cluster store. */
-  budgeted(rule: Rule): boolean {
-    return rule.cluster && rule.remaining !== undefined && this.#cluster?.reserve !== undefined;
+      if (this.#host.get(rule.id) === undefined) await this.delete([rule], () => undefined);
+    }).catch((err: unknown) => this.#failed(this.storeFor(rule.cluster), err));
   }
 
   /**
-   * Takes over a rule that entered the index. A budgeted rule starts with no local applications: it
-   * reserves one when an attempt first matches it here, so the budget goes to the instances that see
-   * the traffic, not to whichever heard of the rule first.
+   * Reports a background failure of a store. An unavailable store is reported once per outage: later
+   * unavailability errors are the same outage until the store answers again (a write, a reservation,
+   * a reported change).
    */
-  #adopt(rule: Rule): void {
-    if (this.budgeted(rule)) rule.remaining = 0;
-    this.#host.install(rule);
+  #failed(store: RuleStore | undefined, err: unknown): void {
+    if (store && err instanceof StoreUnavailableError) {
+      if (this.#outages.has(store)) return;
+      this.#outages.add(store);
+    }
+    this.#host.error(err);
   }
 
-  /**
-   * After a local add: the rule is stored and installed. The adding instance reserves its first
-   * application at once, so its own next attempt is forced (the usual test: add, then send here).
-   */
-  added(rule: Rule): void {
-    if (!this.budgeted(rule)) return;
-    rule.remaining = 0;
-    this.refill(rule);
+  /** Marks `stores` busy while `write` runs and `apply` changes the index, then applies what they reported meanwhile. */
+  async #writing<T>(stores: readonly RuleStore[], write: () => Promise<void>, apply: () => T): Promise<T> {
+    const streams = stores.map((s) => [s, this.#streams.get(s)] as const).filter((e): e is readonly [RuleStore, Stream] => e[1] !== undefined);
+    for (const [, stream] of streams) stream.busy = true;
+    try {
+      await write();
+      for (const store of stores) this.#outages.delete(store);
+      return apply();
+    } finally {
+      for (const [store, stream] of streams) this.#drain(store, stream);
+    }
   }
 
-  /** Records that a budgeted rule forced one attempt here; reserves the next application when none is left. */
-  used(rule: Rule): void {
-    this.#unreported.set(rule, (this.#unreported.get(rule) ?? 0) + 1);
-    if (rule.remaining === 0) this.refill(rule);
+  /** Records this instance's write of `ids` at `version`: reported changes up to it are its echo or older. */
+  #own(store: RuleStore, version: number | void, ids: readonly string[]): void {
+    const stream = this.#streams.get(store);
+    if (!stream) return;
+    if (typeof version !== 'number') {
+      this.#host.error(new SmtpInterceptError('store_invalid', 'a store that reports changes must resolve each write to its version (see RuleStore)'));
+      return;
+    }
+    for (const id of ids) stream.own.set(id, Math.max(version, stream.own.get(id) ?? 0));
   }
 
-  /**
-   * Reports unreported uses of a budgeted rule and reserves one more application. When nothing is left
-   * to reserve and this instance holds none, the rule is exhausted here; the store removes it for
-   * everyone once every granted application has been used.
-   */
-  refill(rule: Rule): void {
-    const store = this.#cluster;
-    if (!store?.reserve || !this.budgeted(rule) || this.#refilling.has(rule)) return;
-    const used = this.#unreported.get(rule) ?? 0;
-    // After a refusal or a failure, wait before asking again (uses still get reported at once).
-    if (used === 0 && (this.#backoff.get(rule) ?? 0) > this.#host.now()) return;
-    this.#unreported.delete(rule);
-    this.#refilling.add(rule);
-    store.reserve(rule.id, 1, used).then((granted) => {
-      this.#refilling.delete(rule);
-      this.#reserveFailing = false;
-      if (this.#host.get(rule.id) !== rule) {
-        if (granted > 0) void store.release?.(rule.id, granted).catch((err: unknown) => this.#host.error(err));
-        return;
-      }
-      rule.remaining = (rule.remaining ?? 0) + granted;
-      // None granted: other instances hold the rest of the budget. The rule stays; the store removes it
-      // for everyone (an `exhausted` delete) once every application has been used.
-      if (granted === 0) this.#backoff.set(rule, this.#host.now() + REFUSED_BACKOFF_MS);
-      if (this.#unreported.has(rule)) this.refill(rule);
-    }, (err: unknown) => {
-      this.#refilling.delete(rule);
-      this.#unreported.set(rule, (this.#unreported.get(rule) ?? 0) + used); // report them next time
-      this.#backoff.set(rule, this.#host.now() + FAILED_BACKOFF_MS);
-      // One event per outage, not one per check.
-      if (!this.#reserveFailing) this.#host.error(new StoreUnavailableError(`reserving an application of rule ${rule.id} failed: ${(err as Error).message}`, { cause: err }));
-      this.#reserveFailing = true;
-    });
+  #hear(store: RuleStore, change: StoreChange): void {
+    this.#outages.delete(store);
+    const stream = this.#streams.get(store);
+    if (!stream) return;
+    if (!stream.busy) return this.#apply(store, stream, change);
+    if (stream.held.length < MAX_HELD) stream.held.push(change);
+    else this.#host.error(new SmtpInterceptError('store_invalid', `more than ${MAX_HELD} changes reported during one write; later ones were dropped`));
   }
 
-  #onChange(store: RuleStore, change: StoreChange): void {
+  #drain(store: RuleStore, stream: Stream): void {
+    stream.busy = false;
+    const held = stream.held;
+    stream.held = [];
+    for (const change of held) this.#apply(store, stream, change);
+  }
+
+  #apply(store: RuleStore, stream: Stream, change: StoreChange): void {
+    const { version } = change;
+    if (typeof version !== 'number') {
+      return this.#host.error(new SmtpInterceptError('store_invalid', `a store reported a ${change.type} without a version (see RuleStore)`));
+    }
+    if (version <= stream.heard) return; // reported twice, or older than a change already applied
+    stream.heard = version;
+    // A change at or below this instance's own later write (or clear) is its echo, or older.
+    const superseded = (id: string) => (stream.own.get(id) ?? 0) >= version || stream.cleared >= version;
     try {
       if (change.type === 'put') {
-        const text = JSON.stringify(change.rule);
-        if (this.#known.get(change.rule.id) === text) return;
-        const rule = this.#restore(change.rule, store);
-        if (!rule) {
-          // Already expired here: the older version must not stay in force.
-          this.#known.delete(change.rule.id);
-          this.#host.uninstall(change.rule.id, 'expired');
-          return;
-        }
-        this.#known.set(rule.id, text);
-        this.#replace(rule);
+        if (!superseded(change.rule.id)) this.#take(change.rule, store);
       } else if (change.type === 'delete') {
-        this.#known.delete(change.id);
-        if (!this.#writing.has(change.id)) this.#host.uninstall(change.id, change.reason ?? 'deleted');
-      } else if (!this.#clearing.has(store)) {
-        const next = new Map<string, { rule: Rule; text: string }>();
-        for (const json of change.rules) {
-          const rule = this.#restore(json, store);
-          if (rule) next.set(rule.id, { rule, text: JSON.stringify(json) });
-        }
+        if (!superseded(change.id)) this.#host.uninstall(change.id, change.reason ?? 'deleted');
+      } else if (stream.cleared < version) {
+        const next = new Set(change.rules.map((r) => r.id));
         for (const rule of [...this.#host.rules()]) {
-          if (this.storeFor(rule.cluster) === store && !next.has(rule.id)) {
-            this.#known.delete(rule.id);
-            this.#host.uninstall(rule.id, 'deleted');
-          }
+          if (this.storeFor(rule.cluster) === store && !next.has(rule.id) && !superseded(rule.id)) this.#host.uninstall(rule.id, 'deleted');
         }
-        for (const { rule, text } of next.values()) {
-          if (this.#known.get(rule.id) === text && this.#host.get(rule.id)) continue;
-          this.#known.set(rule.id, text);
-          this.#replace(rule);
-        }
+        for (const json of change.rules) if (!superseded(json.id)) this.#take(json, store);
       }
     } catch (err) {
       this.#host.error(err);
     }
+    // The store reports in version order: nothing older than `version` is still to come.
+    for (const [id, own] of stream.own) if (own <= version) stream.own.delete(id);
   }
 
-  /** Stops watching, gives back unused reservations, and waits for writes in flight. */
+  /** Installs a stored rule unless the same revision is installed; an expired one is removed. */
+  #take(json: RuleJSON, store: RuleStore): void {
+    const rule = restoreRule(json, this.#host.now());
+    if (!rule) return void this.#host.uninstall(json.id, 'expired');
+    if (this.storeFor(rule.cluster) !== store) {
+      throw new SmtpInterceptError('store_invalid', `stored rule ${rule.id} is ${rule.cluster ? 'a cluster' : 'an instance'} rule, in the wrong store`);
+    }
+    const current = this.#host.get(rule.id);
+    const revision = typeof json.revision === 'string' ? json.revision : '';
+    if (current && revision !== '' && this.#revisions.get(current) === revision) return;
+    this.#revisions.set(rule, revision);
+    // Hits are counted per instance, so they carry over to the new revision.
+    if (current) rule.count = current.count;
+    this.budgets.adopt(rule);
+    this.#host.install(rule);
+  }
+
+  /** Stops following the stores, waits for writes in flight, settles budgets. */
   async close(): Promise<void> {
     for (const unwatch of this.#unwatch) unwatch();
     this.#unwatch = [];
+    this.#streams.clear();
     await this.#queue;
-    const store = this.#cluster;
-    // Uses not yet reported are reported now, or the budget could never be seen as used up.
-    if (store?.reserve) {
-      const unreported = [...this.#unreported];
-      this.#unreported.clear();
-      await Promise.all(unreported.map(([r, used]) => store.reserve!(r.id, 0, used).catch((err: unknown) => this.#host.error(err))));
-    }
-    if (store?.release) {
-      const held = [...this.#host.rules()].filter((r) => this.budgeted(r) && (r.remaining ?? 0) > 0);
-      await Promise.all(held.map((r) => store.release!(r.id, r.remaining!).catch((err: unknown) => this.#host.error(err))));
-    }
+    await this.budgets.close();
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The precedence order between rules that match the same attempt (see docs/precedence.md).
- * Both the index and the reference matcher sort candidates with this one function.
+ * The precedence order between rules that match the same attempt (see docs/precedence.md), as the
+ * index computes it from its shapes. The reference matcher computes the same order on its own, from the
+ * documentation, so the property test catches a mistake here.
  */
 import type { Rule } from './rule.js';
 

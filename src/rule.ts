@@ -37,6 +37,11 @@ export interface RuleJSON extends SelectorFields {
   /** ISO-8601. */
   updated: string;
   hits: number;
+  /**
+   * The revision of a stored rule: set by the engine on what it writes to a store (a new value for
+   * every write), so budgets and changes name the revision they belong to. Never in `toJSON`.
+   */
+  revision?: string;
 }
 
 /** The canonical selector text a rule's id is derived from. */

@@ -8,41 +8,71 @@ import { EventEmitter } from 'eventemitter3';
 import { SmtpInterceptError } from './errors.js';
 import type { RuleJSON } from './rule.js';
 
-/** A change a store reports to its watchers: one rule written or removed, or the whole set re-read. */
+/**
+ * A change a store reports to its watchers: one rule written or removed, or the whole set re-read.
+ * `version` is the store's own order of changes: it grows with every change, is the same number the
+ * write that made the change resolved to, and a `reset` carries the version of its snapshot.
+ */
 export type StoreChange =
-  | { readonly type: 'put'; readonly rule: RuleJSON }
-  | { readonly type: 'delete'; readonly id: string; readonly reason?: 'exhausted' }
-  | { readonly type: 'reset'; readonly rules: readonly RuleJSON[] };
+  | { readonly type: 'put'; readonly rule: RuleJSON; readonly version: number }
+  | { readonly type: 'delete'; readonly id: string; readonly reason?: 'exhausted'; readonly version: number }
+  | { readonly type: 'reset'; readonly rules: readonly RuleJSON[]; readonly version: number };
 
 /**
  * Persistence of rules in their JSON form. Every method resolves only once the change is durable in
  * the store's sense; a rejection means nothing changed. Stores are written through the engine only:
  * `Interceptor` validates every rule it loads or hears about.
+ *
+ * A store that reports changes (`watch`) orders them: every write resolves to its version (a number
+ * that grows with every change of the store), and every reported change carries the version of the
+ * change it reports. A store may report a change before or after the write that made it resolves,
+ * once or more than once; it reports changes in version order (a store that cannot reports a `reset`
+ * instead). The engine recognises its own changes by these versions, never applies a change older
+ * than one it already has for the same rule, and ignores a change reported twice.
  */
 export interface RuleStore {
-  /** Every stored rule. */
-  load(): Promise<RuleJSON[]>;
-  /** Writes a rule (replacing the one with its id). */
-  put(rule: RuleJSON): Promise<void>;
-  /** Removes rules by id; absent ids are ignored. */
-  delete(ids: readonly string[]): Promise<void>;
-  /** Removes every rule. */
-  clear(): Promise<void>;
   /**
-   * Reports changes to the stored set (including the caller's own; the engine ignores echoes). A
-   * `reset` carries the whole set, after a reconnect or a detected gap. `onError` hears about lost
-   * connections and the like while nothing is awaited. Returns the unsubscribe function.
+   * Every stored rule. The engine calls `watch` first and then `load`, so a watched store's `load`
+   * resolves only once the watch follows changes: every change made after the snapshot is reported
+   * after `load` resolves (or during it: the engine applies what it hears during a load after the
+   * snapshot, in the order heard). A store must not report, after `load` resolves, a change its
+   * snapshot already supersedes.
+   */
+  load(): Promise<RuleJSON[]>;
+  /** Writes a rule (replacing the one with its id); a watched store resolves to the change's version. */
+  put(rule: RuleJSON): Promise<number | void>;
+  /**
+   * Removes rules by id; absent ids are ignored. A watched store resolves to a version at least that of
+   * every removal it made (and at least its current version when it removed none).
+   */
+  delete(ids: readonly string[]): Promise<number | void>;
+  /** Removes every rule; a watched store resolves to the version of the (reported) `reset`. */
+  clear(): Promise<number | void>;
+  /**
+   * Reports changes to the stored set (including the caller's own; the engine ignores echoes), in the
+   * order they were made. A `reset` carries the whole set, after a reconnect or a detected gap: a store
+   * repairs a missed change by itself, without waiting for a later one. `onError` hears about lost
+   * connections and the like while nothing is awaited. Returns the unsubscribe function. See `load`
+   * for when the watch must follow changes.
    */
   watch?(listener: (change: StoreChange) => void, onError?: (err: Error) => void): () => void;
   /**
-   * For cluster-wide `times` budgets. Atomically records `used` applications of rule `id` made since
-   * the caller's last call, then takes up to `wanted` more from the shared budget, resolving to how many
-   * were granted (0 when none are left). When the recorded uses reach the rule's `times`, the store
-   * removes the rule and reports a `delete` with reason `exhausted`.
+   * For cluster-wide `times` budgets. Every `put` of a rule with `times` starts a new budget for that
+   * revision of the rule (its JSON's `revision`, `''` when absent). Atomically records `used`
+   * applications of rule `id` made since the caller's last call, then takes up to `wanted` more from the
+   * shared budget, resolving to how many were granted (0 when none are left). Both apply only when
+   * `revision` is the stored one: uses and grants of another revision are never counted against this
+   * one (0 is granted). When the recorded uses reach the rule's `times`, the store removes the rule and
+   * reports a `delete` with reason `exhausted`.
+   *
+   * `request` (`<origin>.<n>`, `n` growing per origin) makes a call repeatable: a store that can lose an
+   * answer (a network store) keeps each origin's last request with its grant and answers a repeat of it
+   * with that grant, recording nothing again; an older request of the origin gets 0. The engine repeats
+   * a request only after an unknown outcome (`StoreOutcomeUnknownError`).
    */
-  reserve?(id: string, wanted: number, used: number): Promise<number>;
-  /** Gives back unused applications of a reservation (on close). */
-  release?(id: string, unused: number): Promise<void>;
+  reserve?(id: string, wanted: number, used: number, revision: string, request?: string): Promise<number>;
+  /** Gives back unused applications of a reservation of `revision` (ignored for another revision). */
+  release?(id: string, unused: number, revision: string): Promise<void>;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }
@@ -52,6 +82,26 @@ export class StoreUnavailableError extends SmtpInterceptError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('store_unavailable', message, options);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * A write was sent to the store but its outcome is unknown (no answer in time, or the connection was
+ * lost before the answer): it may have been applied, and if so every instance hears of it as a change.
+ * Retrying is safe: `add` and `remove` name rules by selector, so a repeat changes nothing more. Its
+ * `code` stays `store_unavailable` (the REST API answers 503, which clients retry).
+ *
+ * @example
+ * ```ts
+ * try { await ic.add(rule) } catch (err) {
+ *   if (err instanceof StoreOutcomeUnknownError) await ic.add(rule) // safe: same selector, same rule
+ * }
+ * ```
+ */
+export class StoreOutcomeUnknownError extends StoreUnavailableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreOutcomeUnknownError';
   }
 }
 
@@ -69,32 +119,36 @@ export class StoreUnavailableError extends SmtpInterceptError {
  */
 export class MemoryStore implements RuleStore {
   readonly #rules = new Map<string, RuleJSON>();
-  readonly #budgets = new Map<string, { left: number; used: number; times: number }>();
+  readonly #budgets = new Map<string, { left: number; used: number; times: number; revision: string }>();
   readonly #events = new EventEmitter<{ change: (change: StoreChange) => void }>();
+  #version = 0;
 
   async load(): Promise<RuleJSON[]> {
     return [...this.#rules.values()];
   }
 
-  async put(rule: RuleJSON): Promise<void> {
+  async put(rule: RuleJSON): Promise<number> {
     const frozen = Object.freeze({ ...rule });
     this.#rules.set(rule.id, frozen);
     if (rule.times === undefined) this.#budgets.delete(rule.id);
-    else this.#budgets.set(rule.id, { left: rule.times, used: 0, times: rule.times });
-    this.#events.emit('change', { type: 'put', rule: frozen });
+    else this.#budgets.set(rule.id, { left: rule.times, used: 0, times: rule.times, revision: rule.revision ?? '' });
+    this.#events.emit('change', { type: 'put', rule: frozen, version: ++this.#version });
+    return this.#version;
   }
 
-  async delete(ids: readonly string[]): Promise<void> {
+  async delete(ids: readonly string[]): Promise<number> {
     for (const id of ids) {
       this.#budgets.delete(id);
-      if (this.#rules.delete(id)) this.#events.emit('change', { type: 'delete', id });
+      if (this.#rules.delete(id)) this.#events.emit('change', { type: 'delete', id, version: ++this.#version });
     }
+    return this.#version;
   }
 
-  async clear(): Promise<void> {
+  async clear(): Promise<number> {
     this.#rules.clear();
     this.#budgets.clear();
-    this.#events.emit('change', { type: 'reset', rules: [] });
+    this.#events.emit('change', { type: 'reset', rules: [], version: ++this.#version });
+    return this.#version;
   }
 
   watch(listener: (change: StoreChange) => void): () => void {
@@ -102,13 +156,13 @@ export class MemoryStore implements RuleStore {
     return () => this.#events.off('change', listener);
   }
 
-  async reserve(id: string, wanted: number, used: number): Promise<number> {
+  async reserve(id: string, wanted: number, used: number, revision: string): Promise<number> {
     const budget = this.#budgets.get(id);
-    if (!budget) return 0;
+    if (!budget || budget.revision !== revision) return 0;
     budget.used += used;
     if (budget.used >= budget.times) {
       this.#budgets.delete(id);
-      if (this.#rules.delete(id)) this.#events.emit('change', { type: 'delete', id, reason: 'exhausted' });
+      if (this.#rules.delete(id)) this.#events.emit('change', { type: 'delete', id, reason: 'exhausted', version: ++this.#version });
       return 0;
     }
     const granted = Math.min(budget.left, wanted);
@@ -116,9 +170,9 @@ export class MemoryStore implements RuleStore {
     return granted;
   }
 
-  async release(id: string, unused: number): Promise<void> {
+  async release(id: string, unused: number, revision: string): Promise<void> {
     const budget = this.#budgets.get(id);
-    if (budget && unused > 0) budget.left += unused;
+    if (budget && budget.revision === revision && unused > 0) budget.left += unused;
   }
 
   async close(): Promise<void> {

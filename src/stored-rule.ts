@@ -20,7 +20,8 @@ export function restoreRule(json: unknown, now: number): Rule | undefined {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new ValidationError([{ code: 'invalid_type', message: 'a stored rule must be an object' }]);
   }
-  const { id, created, updated, hits, expires, ...input } = json as RuleJSON & Record<string, unknown>;
+  // `revision` identifies a stored write; it is not part of the rule.
+  const { id, created, updated, hits, expires, revision, ...input } = json as RuleJSON & Record<string, unknown>;
   if (typeof expires === 'string' && Date.parse(expires) <= now) return undefined;
   const label = typeof id === 'string' ? `stored rule ${id}` : 'stored rule';
   let spec;
@@ -34,6 +35,7 @@ export function restoreRule(json: unknown, now: number): Rule | undefined {
   const createdMs = timestamp(created, 'created', problems);
   const updatedMs = timestamp(updated, 'updated', problems);
   if (!Number.isInteger(hits) || (hits as number) < 0) problems.push('hits must be an integer >= 0');
+  if (revision !== undefined && typeof revision !== 'string') problems.push('revision must be a string');
   const expected = ruleId(spec);
   if (id !== expected) problems.push(`id ${String(id)} does not match its selector (expected ${expected})`);
   if (problems.length > 0) {

@@ -3,7 +3,7 @@
  * fsynced, renamed over the store file, and followed by an fsync of the directory, so a crash at any
  * moment leaves either the old or the new file, never a torn one. Writes are serialised.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { restoreRule, type RuleJSON, type RuleStore, SmtpInterceptError, StoreUnavailableError } from '../index.js';
 
@@ -68,6 +68,7 @@ export class FileStore implements RuleStore {
   }
 
   async #read(): Promise<Map<string, RuleJSON>> {
+    await this.#removeStaleTemporaries();
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -101,6 +102,7 @@ export class FileStore implements RuleStore {
       }
       if (rule) rules.set(rule.id, json); // expired rules are dropped
     }
+    this.#refused = undefined; // the file was repaired: it may be written again
     return rules;
   }
 
@@ -115,6 +117,21 @@ export class FileStore implements RuleStore {
     });
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Removes temporary files of this store's naming left by processes that died mid-write (a live
+   * process's, including this one's, may be a write in flight and are kept). Failures are ignored: a
+   * leftover file costs disk space, never correctness.
+   */
+  async #removeStaleTemporaries(): Promise<void> {
+    const dir = dirname(this.path);
+    const prefix = `.${basename(this.path)}.`;
+    const names = await readdir(dir).catch(() => [] as string[]);
+    await Promise.all(names.map(async (name) => {
+      const pid = temporaryPid(name, prefix);
+      if (pid !== undefined && !alive(pid)) await rm(join(dir, name), { force: true }).catch(() => undefined);
+    }));
   }
 
   async #write(rules: Map<string, RuleJSON>): Promise<void> {
@@ -137,6 +154,23 @@ export class FileStore implements RuleStore {
     // After the rename the file holds the new set: a failed directory fsync cannot undo that, so it does
     // not fail the write (only a crash in the next instant could still lose the rename).
     await syncDirectory(dir).catch(() => undefined);
+  }
+}
+
+/** The pid in a temporary file name `<prefix><pid>.<n>.tmp`, or undefined for any other name. */
+function temporaryPid(name: string, prefix: string): number | undefined {
+  if (!name.startsWith(prefix) || !name.endsWith('.tmp')) return undefined;
+  const match = /^(\d+)\.(\d+)\.tmp$/.exec(name.slice(prefix.length));
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Whether a process with this pid exists (EPERM: it exists, owned by another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -7,29 +7,27 @@
  * (hash left/used/times of a cluster `times` budget). Channel: `<prefix>:changes`.
  */
 
-/** KEYS rules, version, budget; ARGV id, json, times ('' for none), channel. */
+/** KEYS rules, version, budget; ARGV id, json, times ('' for none), channel, revision. Returns the version. */
 export const PUT = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('DEL', KEYS[3])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], 'left', ARGV[3], 'used', 0, 'times', ARGV[3]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], 'left', ARGV[3], 'used', 0, 'times', ARGV[3], 'revision', ARGV[5]) end
 local v = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', ARGV[4], v .. ' put ' .. ARGV[2])
 return v`;
 
-/** KEYS rules, version; ARGV channel, budget key prefix, ids... */
+/** KEYS rules, version; ARGV channel, budget key prefix, ids... Returns the version after the removals. */
 export const DELETE = `
-local n = 0
 for i = 3, #ARGV do
   if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then
     redis.call('DEL', ARGV[2] .. ARGV[i])
     local v = redis.call('INCR', KEYS[2])
     redis.call('PUBLISH', ARGV[1], v .. ' delete ' .. ARGV[i])
-    n = n + 1
   end
 end
-return n`;
+return tonumber(redis.call('GET', KEYS[2]) or '0')`;
 
-/** KEYS rules, version; ARGV channel, budget key prefix. */
+/** KEYS rules, version; ARGV channel, budget key prefix. Returns the version of the reset. */
 export const CLEAR = `
 for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do redis.call('DEL', ARGV[2] .. id) end
 redis.call('DEL', KEYS[1])
@@ -38,11 +36,22 @@ redis.call('PUBLISH', ARGV[1], v .. ' reset -')
 return v`;
 
 /**
- * KEYS budget, rules, version; ARGV id, wanted, used, channel. Records `used`, then grants up to
- * `wanted`. When every application is used the rule is removed and an `exhausted` delete published.
+ * KEYS budget, rules, version; ARGV id, wanted, used, channel, revision, request ('<origin>.<n>' or '').
+ * Records `used`, then grants up to `wanted`, only when `revision` is the budget's. When every
+ * application is used the rule is removed and an `exhausted` delete published. The last request of each
+ * origin is kept with its grant (field `req:<origin>`): a repeat of it returns that grant and records
+ * nothing, so a request whose answer was lost can be repeated safely.
  */
 export const RESERVE = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'revision') ~= ARGV[5] then return 0 end
+local origin, n = string.match(ARGV[6], '^(.*)%.(%d+)$')
+if origin then
+  local last = redis.call('HGET', KEYS[1], 'req:' .. origin)
+  if last then
+    local seen, grant = string.match(last, '^(%d+) (%d+)$')
+    if tonumber(seen) >= tonumber(n) then return tonumber(seen) == tonumber(n) and tonumber(grant) or 0 end
+  end
+end
 local used = redis.call('HINCRBY', KEYS[1], 'used', ARGV[3])
 if used >= tonumber(redis.call('HGET', KEYS[1], 'times')) then
   redis.call('DEL', KEYS[1])
@@ -55,9 +64,10 @@ end
 local left = tonumber(redis.call('HGET', KEYS[1], 'left'))
 local granted = math.min(left, tonumber(ARGV[2]))
 if granted > 0 then redis.call('HINCRBY', KEYS[1], 'left', -granted) end
+if origin then redis.call('HSET', KEYS[1], 'req:' .. origin, n .. ' ' .. granted) end
 return granted`;
 
-/** KEYS budget; ARGV unused. */
+/** KEYS budget; ARGV unused, revision. */
 export const RELEASE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'left', ARGV[1]) end
+if redis.call('HGET', KEYS[1], 'revision') == ARGV[2] then redis.call('HINCRBY', KEYS[1], 'left', ARGV[1]) end
 return 0`;

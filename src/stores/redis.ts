@@ -7,6 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
+import { RedisCommands } from './redis-commands.js';
 import { CLEAR, DELETE, PUT, RELEASE, RESERVE } from './redis-scripts.js';
 
 /** Options of {@link RedisStore}. */
@@ -17,10 +18,22 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** How long one command may take before the store gives up and reports Redis unavailable. @default 2000 */
   commandTimeoutMs?: number;
+  /**
+   * While watched, how often the store compares Redis's version counter with the last change it
+   * reported, and reloads when it is behind: a change lost without a reconnect is repaired within this
+   * interval even when no later change reveals the gap. @default 5000
+   */
+  checkIntervalMs?: number;
 }
+
+/** Messages kept while a load is in flight; past this many, they are dropped and the set reloaded. */
+const MAX_HELD = 10_000;
 
 type Listener = (change: StoreChange) => void;
 type ErrorListener = (err: Error) => void;
+
+/** The version a published message starts with. */
+const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
 
 /**
  * A `RuleStore` on Redis, for `clusterStore`.
@@ -36,16 +49,30 @@ export class RedisStore implements RuleStore {
   readonly #owned: boolean;
   readonly #keys: { rules: string; version: string; budget: string; channel: string };
   readonly #timeoutMs: number;
+  readonly #commands: RedisCommands;
   #subscriber: Redis | undefined;
+  /** Resolves once the subscriber has subscribed: from then on every change is reported. */
+  #following: Promise<void> | undefined;
+  #followed: (() => void) | undefined;
+  /** The version of the last change (or snapshot) reported to the listeners. */
   #version = 0;
+  /** Loads in flight, and the messages that arrived meanwhile (processed in version order after them). */
+  #loads = 0;
+  #held: string[] = [];
+  /** Held messages were dropped (more than {@link MAX_HELD}): reload once the loads are done. */
+  #overflowed = false;
+  #poll: NodeJS.Timeout | undefined;
+  readonly #checkIntervalMs: number;
+  readonly #onReady = () => { this.#connected = true; };
   readonly #listeners = new Set<Listener>();
   readonly #errorListeners = new Set<ErrorListener>();
   #connected = true;
-  #wasReady = false;
+  /** An outage was reported to the error listeners and its end not yet shown to the listeners. */
+  #reportedOutage = false;
   #retry: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStoreOptions) {
-    const { redis, prefix = 'smtp-intercept', commandTimeoutMs = 2000 } = options;
+    const { redis, prefix = 'smtp-intercept', commandTimeoutMs = 2000, checkIntervalMs = 5000 } = options;
     if (!/^[^\s{}]+$/.test(prefix)) throw new SmtpInterceptError('invalid_option', 'prefix must be non-empty, without spaces or braces');
     this.#owned = typeof redis === 'string';
     // Owned connections fail fast while disconnected instead of queueing writes nobody awaits in time.
@@ -53,49 +80,68 @@ export class RedisStore implements RuleStore {
       ? new Redis(redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 100, 1000) })
       : redis;
     if (this.#owned) this.#client.on('error', (err: Error) => this.#lost(err));
-    this.#client.on('ready', () => { this.#connected = true; });
+    this.#client.on('ready', this.#onReady);
     this.#keys = { rules: `${prefix}:rules`, version: `${prefix}:version`, budget: `${prefix}:budget:`, channel: `${prefix}:changes` };
     this.#timeoutMs = commandTimeoutMs;
+    this.#commands = new RedisCommands(this.#client, commandTimeoutMs);
+    this.#checkIntervalMs = checkIntervalMs;
   }
 
+  /**
+   * The stored rules. While watched, it first waits until the store follows changes, so every change
+   * made after the snapshot is reported; a snapshot newer than what the listeners were told is also
+   * reported to them as a `reset`. Messages arriving during a load are held and reported after it, in
+   * version order, minus those the snapshot already holds: a reload never rolls a listener back.
+   */
   async load(): Promise<RuleJSON[]> {
-    const [hash, version] = await this.#run('loading rules', async () => {
-      const replies = await this.#client.multi().hgetall(this.#keys.rules).get(this.#keys.version).exec();
-      const failed = replies?.find(([err]) => err);
-      if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
-      return [replies[0]![1] as Record<string, string>, replies[1]![1] as string | null];
-    });
-    this.#version = Number(version ?? 0);
-    return Object.entries(hash).map(([id, text]) => {
-      try {
-        return JSON.parse(text) as RuleJSON;
-      } catch (err) {
-        throw new SmtpInterceptError('store_invalid', `Redis hash ${this.#keys.rules} holds invalid JSON for rule ${id}`, { cause: err });
+    if (this.#following) await this.#untilFollowing();
+    this.#loads++;
+    try {
+      const [hash, version] = await this.#commands.run('loading rules', async () => {
+        const replies = await this.#client.multi().hgetall(this.#keys.rules).get(this.#keys.version).exec();
+        const failed = replies?.find(([err]) => err);
+        if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
+        return [replies[0]![1] as Record<string, string>, Number(replies[1]![1] ?? 0)] as const;
+      });
+      const rules = Object.entries(hash).map(([id, text]) => {
+        try {
+          return JSON.parse(text) as RuleJSON;
+        } catch (err) {
+          throw new SmtpInterceptError('store_invalid', `Redis hash ${this.#keys.rules} holds invalid JSON for rule ${id}`, { cause: err });
+        }
+      });
+      // Held messages that cover every version up to the snapshot's say the same in finer grain (with the
+      // reason of a removal); otherwise listeners get the snapshot.
+      if (version > this.#version && !this.#holds(this.#version + 1, version)) {
+        this.#version = version;
+        if (this.#listeners.size > 0) this.#emit({ type: 'reset', rules, version });
       }
-    });
+      return rules;
+    } finally {
+      if (--this.#loads === 0) this.#drain();
+    }
   }
 
-  async put(rule: RuleJSON): Promise<void> {
-    await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id],
-      [rule.id, JSON.stringify(rule), rule.times === undefined ? '' : String(rule.times), this.#keys.channel]);
+  async put(rule: RuleJSON): Promise<number> {
+    return Number(await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id],
+      [rule.id, JSON.stringify(rule), rule.times === undefined ? '' : String(rule.times), this.#keys.channel, rule.revision ?? '']));
   }
 
-  async delete(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.#eval('removing rules', DELETE, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget, ...ids]);
+  async delete(ids: readonly string[]): Promise<number> {
+    return Number(await this.#eval('removing rules', DELETE, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget, ...ids]));
   }
 
-  async clear(): Promise<void> {
-    await this.#eval('clearing rules', CLEAR, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget]);
+  async clear(): Promise<number> {
+    return Number(await this.#eval('clearing rules', CLEAR, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget]));
   }
 
-  async reserve(id: string, wanted: number, used: number): Promise<number> {
+  async reserve(id: string, wanted: number, used: number, revision: string, request = ''): Promise<number> {
     return Number(await this.#eval('reserving from a budget', RESERVE, [this.#keys.budget + id, this.#keys.rules, this.#keys.version],
-      [id, String(wanted), String(used), this.#keys.channel]));
+      [id, String(wanted), String(used), this.#keys.channel, revision, request]));
   }
 
-  async release(id: string, unused: number): Promise<void> {
-    await this.#eval('releasing a reservation', RELEASE, [this.#keys.budget + id], [String(unused)]);
+  async release(id: string, unused: number, revision: string): Promise<void> {
+    await this.#eval('releasing a reservation', RELEASE, [this.#keys.budget + id], [String(unused), revision]);
   }
 
   watch(listener: Listener, onError?: ErrorListener): () => void {
@@ -110,6 +156,8 @@ export class RedisStore implements RuleStore {
 
   async close(): Promise<void> {
     clearTimeout(this.#retry);
+    clearInterval(this.#poll);
+    this.#client.off('ready', this.#onReady);
     this.#listeners.clear();
     this.#errorListeners.clear();
     const subscriber = this.#subscriber;
@@ -124,18 +172,68 @@ export class RedisStore implements RuleStore {
     // published while it was away.
     const subscriber = this.#client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(n * 100, 1000) });
     this.#subscriber = subscriber;
+    this.#following = new Promise((resolve) => { this.#followed = resolve; });
     subscriber.on('error', (err: Error) => this.#lost(err));
     subscriber.on('message', (_channel: string, message: string) => this.#message(message));
     subscriber.on('ready', () => {
-      subscriber.subscribe(this.#keys.channel).then(() => this.#resync(), (err: unknown) => this.#lost(err as Error));
+      subscriber.subscribe(this.#keys.channel).then(() => {
+        this.#followed?.();
+        void this.#resync();
+      }, (err: unknown) => this.#lost(err as Error));
     });
+    this.#poll = setInterval(() => void this.#check(), this.#checkIntervalMs);
+    this.#poll.unref();
+  }
+
+  /** Waits (up to the command timeout) until the first subscription is in place. */
+  async #untilFollowing(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.#timeoutMs); });
+    const outcome = await Promise.race([this.#following, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') throw new StoreUnavailableError(`loading rules: not subscribed to ${this.#keys.channel} within ${this.#timeoutMs} ms`);
+  }
+
+  /** The safety net: reloads when Redis's version is ahead of the last change reported. */
+  async #check(): Promise<void> {
+    if (this.#loads > 0 || this.#listeners.size === 0) return;
+    try {
+      const version = Number(await this.#commands.run('checking the version', () => this.#client.get(this.#keys.version)) ?? 0);
+      if (version > this.#version && this.#loads === 0) await this.#resync();
+    } catch (err) {
+      this.#lost(err as Error);
+    }
+  }
+
+  /** Whether the held messages include every version from `from` to `to`. */
+  #holds(from: number, to: number): boolean {
+    if (to - from + 1 > this.#held.length) return false;
+    const versions = new Set(this.#held.map(versionOf));
+    for (let v = from; v <= to; v++) if (!versions.has(v)) return false;
+    return true;
+  }
+
+  /** Reports held messages in version order (the last snapshot drops those it already holds). */
+  #drain(): void {
+    const held = this.#held.sort((a, b) => versionOf(a) - versionOf(b));
+    this.#held = [];
+    if (this.#overflowed) {
+      this.#overflowed = false;
+      return void this.#resync();
+    }
+    for (const message of held) this.#message(message);
   }
 
   #message(message: string): void {
+    if (this.#loads > 0) {
+      if (this.#held.length < MAX_HELD) this.#held.push(message);
+      else this.#overflowed = true;
+      return;
+    }
     const first = message.indexOf(' ');
     const second = message.indexOf(' ', first + 1);
-    const version = Number(message.slice(0, first));
-    if (version <= this.#version) return; // already part of the last load
+    const version = versionOf(message);
+    if (version <= this.#version) return; // already part of the last snapshot
     if (version !== this.#version + 1) return void this.#resync(); // a gap: something was missed
     this.#version = version;
     const type = message.slice(first + 1, second);
@@ -147,11 +245,11 @@ export class RedisStore implements RuleStore {
       } catch (err) {
         return this.#report(new SmtpInterceptError('store_invalid', `a change published on ${this.#keys.channel} is not valid JSON`, { cause: err }));
       }
-      this.#emit({ type: 'put', rule });
+      this.#emit({ type: 'put', rule, version });
     } else if (type === 'delete' || type === 'exhausted') {
-      this.#emit(type === 'delete' ? { type: 'delete', id: payload } : { type: 'delete', id: payload, reason: 'exhausted' });
+      this.#emit(type === 'delete' ? { type: 'delete', id: payload, version } : { type: 'delete', id: payload, reason: 'exhausted', version });
     } else {
-      void this.#resync();
+      this.#emit({ type: 'reset', rules: [], version }); // a clear
     }
   }
 
@@ -159,9 +257,12 @@ export class RedisStore implements RuleStore {
     if (this.#listeners.size === 0 || !this.#subscriber) return;
     clearTimeout(this.#retry);
     try {
-      const rules = await this.load();
+      const rules = await this.load(); // reports the snapshot as a reset when it is newer
       this.#connected = true;
-      this.#emit({ type: 'reset', rules });
+      // Back after a reported outage: listeners hear from the store even if nothing changed meanwhile
+      // (the engine counts one outage per report of unavailability followed by an answer).
+      if (this.#reportedOutage) this.#emit({ type: 'reset', rules, version: this.#version });
+      this.#reportedOutage = false;
     } catch (err) {
       this.#lost(err as Error);
       // The subscriber may be back before the command connection: try again until a reload succeeds,
@@ -183,45 +284,12 @@ export class RedisStore implements RuleStore {
   #lost(err: Error): void {
     if (!this.#connected) return;
     this.#connected = false;
+    this.#reportedOutage = true;
     this.#report(new StoreUnavailableError(`Redis is unreachable: ${err.message}`, { cause: err }));
   }
 
+  /** Runs a script that changes data: a failure after it may have reached Redis is an unknown outcome. */
   async #eval(what: string, script: string, keys: string[], args: string[]): Promise<unknown> {
-    return this.#run(what, () => this.#client.eval(script, keys.length, ...keys, ...args));
-  }
-
-  /** Waits for the first connection (up to the command timeout); afterwards, not being connected fails at once. */
-  async #connect(): Promise<void> {
-    const status = this.#client.status;
-    if (status === 'ready') { this.#wasReady = true; return; }
-    if (this.#wasReady || (status !== 'wait' && status !== 'connecting' && status !== 'connect')) return;
-    if (status === 'wait') void this.#client.connect().catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      const done = () => { clearTimeout(timer); this.#client.off('ready', done); resolve(); };
-      const timer = setTimeout(done, this.#timeoutMs);
-      this.#client.on('ready', done);
-    });
-  }
-
-  async #run<T>(what: string, op: () => Promise<T>): Promise<T> {
-    await this.#connect();
-    if (this.#client.status !== 'ready') {
-      throw new StoreUnavailableError(`${what}: Redis is not connected (${this.#client.status})`);
-    }
-    this.#wasReady = true;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        op(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
-        }),
-      ]);
-    } catch (err) {
-      if (err instanceof SmtpInterceptError) throw err;
-      throw new StoreUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.#commands.run(what, () => this.#client.eval(script, keys.length, ...keys, ...args), true);
   }
 }

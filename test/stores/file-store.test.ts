@@ -70,6 +70,11 @@ describe('FileStore', () => {
       await assert.rejects(ic.add({ domain: 'a.example', code: 421 }), (err: SmtpInterceptError) => err.message.includes(path));
       assert.equal(readFileSync(path, 'utf8'), content);
       assert.equal(ic.size, 0);
+      // Once the file is repaired, ready() and writes work again.
+      writeFileSync(path, '{"version":1,"rules":[]}');
+      await ic.ready();
+      await ic.add({ domain: 'a.example', code: 421 });
+      assert.equal(JSON.parse(readFileSync(path, 'utf8')).rules.length, 1);
     });
   }
 
@@ -79,6 +84,21 @@ describe('FileStore', () => {
     await ic.ready();
     await assert.rejects(ic.add({ domain: 'a.example', code: 421 }), (err: StoreUnavailableError) => err instanceof StoreUnavailableError && err.message.includes(path));
     assert.equal(ic.size, 0);
+  });
+
+  it('removes temporary files of its own naming left by dead processes at start, and nothing else', async () => {
+    const sub = mkdtempSync(join(dir, 'stale-'));
+    const path = join(sub, 'rules.json');
+    // A pid that surely belongs to no process: one that has just exited.
+    const child = spawn(process.execPath, ['-e', '']);
+    const dead = child.pid!;
+    await new Promise((resolve) => child.once('exit', resolve));
+    const stale = [`.rules.json.${dead}.1.tmp`, `.rules.json.${dead}.27.tmp`];
+    const kept = [`.rules.json.${process.ppid}.3.tmp`, '.other.json.1.1.tmp', `.rules.json.${dead}.x.tmp`, 'rules.json.bak'];
+    for (const name of [...stale, ...kept]) writeFileSync(join(sub, name), '{}');
+    const ic = new Interceptor({ store: new FileStore(path) });
+    await ic.ready();
+    assert.deepEqual(readdirSync(sub).sort(), [...kept].sort());
   });
 
   it('leaves no temporary files behind', async () => {

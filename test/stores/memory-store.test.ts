@@ -10,11 +10,11 @@ describe('MemoryStore conformance', () => {
 /** A store whose writes fail on demand: the engine must then change nothing. */
 class FailingStore extends MemoryStore {
   fail = false;
-  override async put(rule: RuleJSON): Promise<void> {
+  override async put(rule: RuleJSON): Promise<number> {
     if (this.fail) throw new Error('disk full');
     return super.put(rule);
   }
-  override async delete(ids: readonly string[]): Promise<void> {
+  override async delete(ids: readonly string[]): Promise<number> {
     if (this.fail) throw new Error('disk full');
     return super.delete(ids);
   }
