@@ -6,7 +6,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
-import type { Attempt, ForcedResult, Interceptor } from '../index.js';
+import { type Attempt, type ForcedResult, type Interceptor, ValidationError } from '../index.js';
+import { MESSAGE_STORE_DEFAULTS, MessageStore } from '../testing/message-store.js';
 import { answer, type Callback } from './smtp-reply.js';
 
 /** The parts of an smtp-server session the adapter reads. */
@@ -142,9 +143,12 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      // smtp-server only flags a message over its `size`: stop collecting it, refuse it, keep nothing.
+      const oversized = () => (stream as Readable & { sizeExceeded?: boolean }).sizeExceeded === true;
+      stream.on('data', (chunk: Buffer) => { if (!oversized()) chunks.push(chunk); });
       stream.on('error', (err: Error) => callback(err));
       stream.on('end', () => {
+        if (oversized()) return callback(Object.assign(new Error('5.3.4 Message size exceeds fixed maximum message size'), { responseCode: 552 }));
         const raw = Buffer.concat(chunks);
         const headers = parseHeaders(raw);
         const tags = envelopeTags(session);
@@ -186,16 +190,25 @@ export interface FakeMxOptions extends InterceptServerOptions {
   host?: string;
   /** 0 picks a free port. @default 0 */
   port?: number;
-  /** Largest message accepted. @default 10 MiB */
+  /** Largest message accepted; a larger one is refused with `552 5.3.4` and not kept. @default 10 MiB */
   size?: number;
+  /** Most accepted messages kept in `messages`; the oldest goes first. @default 1000 */
+  maxMessages?: number;
+  /**
+   * Most raw bytes kept over all accepted messages; the oldest go first. At least `size`.
+   * @default 104857600 (100 MiB)
+   */
+  maxStoredBytes?: number;
 }
 
 /** A running fake MX. */
 export interface FakeMx {
   readonly host: string;
   readonly port: number;
-  /** Messages accepted so far, oldest first. */
+  /** Accepted messages still kept (within `maxMessages` and `maxStoredBytes`), oldest first. */
   readonly messages: readonly AcceptedMessage[];
+  /** The kept messages with their ids, for lookups and pagination. */
+  readonly store: MessageStore<AcceptedMessage>;
   /** Forgets the accepted messages. */
   clear(): void;
   /** Stops listening and closes open connections. */
@@ -214,7 +227,12 @@ export interface FakeMx {
  */
 export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
   const { interceptor, host = '127.0.0.1', port = 0, size = 10 * 1024 * 1024, tags, onMessage } = options;
-  const messages: AcceptedMessage[] = [];
+  const { maxMessages, maxStoredBytes = Math.max(size, MESSAGE_STORE_DEFAULTS.maxBytes) } = options;
+  if (maxStoredBytes < size) {
+    // Otherwise a message the server accepts could not be kept.
+    throw new ValidationError([{ code: 'invalid_option', message: `maxStoredBytes (${maxStoredBytes}) must be at least size (${size})`, param: 'maxStoredBytes' }]);
+  }
+  const store = new MessageStore<AcceptedMessage>({ maxBytes: maxStoredBytes, ...(maxMessages === undefined ? {} : { maxMessages }) });
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -227,7 +245,7 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
     ...interceptServerOptions(interceptor, {
       ...(tags === undefined ? {} : { tags }),
       onMessage: (message) => {
-        messages.push(message);
+        store.add(message);
         onMessage?.(message);
       },
     }),
@@ -244,8 +262,9 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
   return {
     host,
     port: address.port,
-    get messages() { return [...messages]; },
-    clear: () => { messages.length = 0; },
+    get messages() { return store.values(); },
+    store,
+    clear: () => { store.clear(); },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -6,3 +6,5 @@ export { record, Recorder } from './recorder.js';
 export type { RecordedAttempt, WaitOptions } from './recorder.js';
 export { testRuleStore } from './rule-store-suite.js';
 export type { RuleStoreSuiteOptions } from './rule-store-suite.js';
+export { MESSAGE_STORE_DEFAULTS, MessageStore } from './message-store.js';
+export type { MessagePage, MessageStoreOptions, StoredMessage } from './message-store.js';
