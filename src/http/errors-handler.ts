@@ -2,13 +2,13 @@
  * `createErrorsHandler`: MailerQ's `/v1/errors` REST API over `node:http`, usable as a plain request
  * listener, as Express/Connect middleware, and from Fastify.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventEmitter } from 'eventemitter3';
 import { type Interceptor, type RuleFilter, type RuleInput, ValidationError } from '../index.js';
 import { errorResponse, HttpError, sendJson as send } from './api-error.js';
 import { authenticate, credentials, type TokenOptions } from './auth.js';
 import { parseBody, parseForm, readBody } from './body.js';
+import { requestIdOf } from './request-id.js';
 
 /** Options of {@link createErrorsHandler}. */
 export interface ErrorsHandlerOptions {
@@ -48,7 +48,6 @@ export interface ErrorsHandler {
   off<E extends keyof ErrorsHandlerEvents>(event: E, listener: ErrorsHandlerEvents[E]): this;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const RULE_ID = /^[0-9a-f]{20}$/;
 const ALLOW_COLLECTION = 'GET, HEAD, POST, DELETE';
 const ALLOW_ITEM = 'GET, HEAD, DELETE';
@@ -144,8 +143,7 @@ export function createErrorsHandler(interceptor: Interceptor, opts: ErrorsHandle
     const inside = path === basePath || path === `${basePath}/` || (path.startsWith(`${basePath}/`) && !path.slice(basePath.length + 1).includes('/'));
     if (!inside && next && !path.startsWith(`${basePath}/`)) return next();
     const started = performance.now();
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = requestIdOf(req);
     const log: { tokenName?: string } = {};
     res.once('close', () => {
       events.emit('request', { method: req.method ?? '', path, status: res.statusCode, tokenName: log.tokenName, requestId, durationMs: performance.now() - started });
