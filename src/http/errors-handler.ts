@@ -72,7 +72,10 @@ function options(opts: ErrorsHandlerOptions): { creds: ReturnType<typeof credent
  * ```ts
  * const handler = createErrorsHandler(ic, { tokens: [process.env.API_TOKEN!] })
  * handler.on('request', (log) => console.log(log.method, log.path, log.status, log.durationMs))
- * http.createServer(handler).listen(8025, '127.0.0.1')
+ * // Bound slow clients: Node's defaults let a request trickle in for 300 s, checked every 30 s.
+ * const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000, connectionsCheckingInterval: 1000 }, handler)
+ * server.maxConnections = 256
+ * server.listen(8025, '127.0.0.1')
  * ```
  */
 export function createErrorsHandler(interceptor: Interceptor, opts: ErrorsHandlerOptions): ErrorsHandler {

@@ -39,7 +39,9 @@ describe('smtp-intercept serve', () => {
     assert.deepEqual(messages[0].headers.subject, ['second']);
     assert.equal((await fetch(`http://127.0.0.1:${server.httpPort}/v1/messages`)).status, 401);
 
-    await client.add({ domain: 'kept.example', code: 550, cluster: true });
+    await client.add({ domain: 'kept.example', code: 550, cluster: true, times: 3 });
+    await assert.rejects(transport().sendMail({ from: 'app@example.com', to: 'x@kept.example', text: 'x' }));
+    assert.deepEqual((await client.list()).map((r) => [r.times, r.hits]), [[2, 1]]);
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
     assert.match(server.output, /SIGTERM: shutting down/);
@@ -47,6 +49,8 @@ describe('smtp-intercept serve', () => {
     server = await start(args, { SMTP_INTERCEPT_TOKEN: token });
     client = new ErrorsClient({ baseUrl: `http://127.0.0.1:${server.httpPort}`, token });
     assert.deepEqual((await client.list()).map((r) => r.domain), ['kept.example'], 'the used-up rule is gone, the other kept');
+    // As docs/cli.md says: times and hits restart from their stored values (those of the last add).
+    assert.deepEqual((await client.list()).map((r) => [r.times, r.hits]), [[3, 0]]);
     server.child.kill('SIGINT');
     assert.equal(await server.exited, 0);
   });
