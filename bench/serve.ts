@@ -16,11 +16,14 @@ import { createRecordsHandler } from '../src/cli/records-api.js';
 import { Interceptor } from '../src/index.js';
 
 const TOKEN = 'bench-token';
-const TOTAL = Number(process.argv[process.argv.indexOf('--messages') + 1] || 100_000);
+const flag = process.argv.indexOf('--messages');
+const TOTAL = flag === -1 ? 100_000 : Number(process.argv[flag + 1]);
+if (!Number.isSafeInteger(TOTAL) || TOTAL < 10_000) throw new Error('--messages must be an integer >= 10000');
 const CONNECTIONS = 4;
 
 async function startServe(dir: string): Promise<{ child: ChildProcess; smtp: number; http: number }> {
   const child = spawn(process.execPath, ['dist/esm/cli/index.js', 'serve', '--smtp-port', '0', '--http-port', '0', '--rules', join(dir, 'r.json')], { env: { ...process.env, SMTP_INTERCEPT_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'inherit'] });
+  process.once('exit', () => child.kill()); // never leave a server behind an interrupted run
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => { out += c.toString(); if (/http listening/.test(out)) resolve(); });
@@ -83,10 +86,14 @@ async function memory(dir: string): Promise<void> {
   const samples = new Map<number, number>();
   const marks = [10_000, 25_000, 50_000, 75_000, 100_000].filter((m) => m <= TOTAL);
   const started = performance.now();
-  await send(serve.smtp, TOTAL, body, (n) => { if (marks.includes(n)) samples.set(n, rss(serve.child.pid!)); });
+  console.log(`serve RSS with default limits, ${TOTAL} messages of ${body.length} bytes over ${CONNECTIONS} connections:`);
+  await send(serve.smtp, TOTAL, body, (n) => {
+    if (!marks.includes(n)) return;
+    samples.set(n, rss(serve.child.pid!));
+    console.log(`  after ${String(n).padStart(6)}: ${mb(samples.get(n)!)}`);
+  });
   const seconds = (performance.now() - started) / 1000;
-  console.log(`serve RSS with default limits, ${TOTAL} messages of ${body.length} bytes over ${CONNECTIONS} connections (${Math.round(TOTAL / seconds)} msg/s):`);
-  for (const [n, bytes] of samples) console.log(`  after ${String(n).padStart(6)}: ${mb(bytes)}`);
+  console.log(`  (${Math.round(TOTAL / seconds)} msg/s)`);
   const first = samples.get(10_000);
   const last = samples.get(Math.max(...samples.keys()));
   if (first && last && TOTAL >= 100_000) {
