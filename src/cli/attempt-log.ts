@@ -46,7 +46,15 @@ function entry(attempt: Attempt, result: ForcedResult | undefined): AttemptEntry
   };
 }
 
-/** The last `capacity` attempts an interceptor checked, oldest first. */
+/**
+ * The last `capacity` attempts an interceptor checked, oldest first.
+ *
+ * @example
+ * ```ts
+ * const log = new AttemptLog(interceptor, 1000)
+ * res.end(JSON.stringify(log.entries()))
+ * ```
+ */
 export class AttemptLog {
   readonly #ring: (AttemptEntry | undefined)[];
   #next = 0;

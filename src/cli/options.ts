@@ -39,7 +39,16 @@ function host(value: string | undefined): string {
   throw new Error(`--host must be an IP address or a host name (got "${value}")`);
 }
 
-/** Parses and validates `argv` (after the node and script arguments) with `env`'s token fallback. */
+/**
+ * Parses and validates `argv` (after the node and script arguments) with `env`'s token fallback;
+ * throws an `Error` naming the flag.
+ *
+ * @example
+ * ```ts
+ * const parsed = parseServeArgs(['serve', '--smtp-port', '0'], process.env)
+ * if (!parsed.help) await serve({ ...parsed.options, token: parsed.token ?? generateToken() })
+ * ```
+ */
 export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedArgs {
   const { values, positionals } = parseArgs({
     args: [...argv],

@@ -73,6 +73,12 @@ export interface RecordsHandlerOptions {
 /**
  * A request listener for `/v1/attempts` and `/v1/messages...`; returns `false` (without answering)
  * for any other path.
+ *
+ * @example
+ * ```ts
+ * const records = createRecordsHandler({ token, attempts: new AttemptLog(ic, 1000), messages: mx.store })
+ * createServer((req, res) => { if (!records(req, res)) errors(req, res) })
+ * ```
  */
 export function createRecordsHandler(options: RecordsHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const creds = credentials([options.token]);
