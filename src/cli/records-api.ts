@@ -36,7 +36,7 @@ function positive(params: URLSearchParams, name: string, fallback: number, max: 
 function listMessages(res: ServerResponse, store: MessageStore<AcceptedMessage>, query: URLSearchParams, headers: Record<string, string>): void {
   const limit = positive(query, 'limit', PAGE.default, PAGE.max);
   const after = query.get('after') ?? undefined;
-  if (after !== undefined && !/^\d{1,16}$/.test(after)) {
+  if (after !== undefined && !/^(0|[1-9]\d{0,15})$/.test(after)) {
     throw new HttpError(400, 'validation_error', 'invalid_parameter', `after must be a message id, as in a listing's "next" (got "${after}")`, {}, 'after');
   }
   const page = store.page(after, limit);

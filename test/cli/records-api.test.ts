@@ -59,7 +59,7 @@ describe('GET /v1/messages', () => {
       assert.equal(res.status, 404, path);
       assert.equal(((await res.json()) as any).error.type, 'not_found_error');
     }
-    for (const [query, param] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=x', 'limit'], ['after=-1', 'after'], ['after=1e3', 'after']]) {
+    for (const [query, param] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=x', 'limit'], ['after=-1', 'after'], ['after=1e3', 'after'], ['after=007', 'after']]) {
       const res = await get(`/v1/messages?${query}`);
       assert.equal(res.status, 400, query);
       assert.equal(((await res.json()) as any).error.param, param);
@@ -68,6 +68,20 @@ describe('GET /v1/messages', () => {
     const post = await fetch(`http://${server.http}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     assert.equal(post.status, 405);
     assert.equal(post.headers.get('allow'), 'GET, HEAD');
+  });
+});
+
+describe('GET /v1/messages page size', () => {
+  it('ends a page at about 1 MiB of JSON, with a cursor to the rest', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.smtpPort, secure: false, ignoreTLS: true });
+    const big = Array.from({ length: 3000 }, (_, i) => `${i}:${'h'.repeat(95)}`); // about 300 KB of header lines
+    for (let i = 0; i < 5; i++) await transport.sendMail({ from: 'app@example.com', to: 'bob@example.org', subject: `big${i}`, text: 'x', headers: { 'X-Big': big } });
+    const first = await json('/v1/messages?limit=5');
+    assert.equal(first.messages.length, 4, 'four entries pass 1 MiB');
+    assert.equal(first.next, first.messages[3].id);
+    const rest = await json(`/v1/messages?limit=5&after=${first.next}`);
+    assert.deepEqual(rest.messages.map((m: any) => m.headers.subject[0]), ['big4']);
+    assert.equal(rest.next, null);
   });
 });
 
