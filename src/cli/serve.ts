@@ -49,9 +49,11 @@ const MESSAGE_SIZE = 10 * 1024 * 1024;
  */
 export async function serve(options: ServeOptions): Promise<Served> {
   // Everything that can refuse its configuration is built before anything is started.
-  const store = new FileStore(options.rules);
+  const store = new ReportingFileStore(options.rules);
   const interceptor = new Interceptor({ store });
   const errors = createErrorsHandler(interceptor, { tokens: [{ token: options.token, name: 'cli' }] });
+  interceptor.on('error', (err) => say(`rule engine: ${(err as Error).message}`));
+  errors.on('error', (err, requestId) => say(`request ${requestId}: ${(err as Error).stack ?? String(err)}`));
   // Closed in reverse: the interceptor (waiting for rule writes in flight) before its store.
   const started: (() => Promise<void> | void)[] = [() => store.close(), () => interceptor.close()];
   const stop = async () => { for (const close of started.splice(0).reverse()) await close(); };
@@ -106,6 +108,24 @@ function httpServer(listener: (req: IncomingMessage, res: ServerResponse) => voi
   }, listener);
   http.maxConnections = options.maxConnections;
   return http;
+}
+
+// Failures go to stderr: a client sees only a 5xx and a request id, and a rule file that could not be
+// written (a deleted directory, a full disk) answered 503 with nothing said anywhere.
+const say = (line: string) => { process.stderr.write(`smtp-intercept: ${line.replace(/[\r\n]+/g, ' ')}\n`); };
+
+/** The FileStore, saying on stderr why a write failed (the API answers it with a 503). */
+class ReportingFileStore extends FileStore {
+  override put(...args: Parameters<FileStore['put']>): Promise<void> { return this.#said(super.put(...args)); }
+  override delete(...args: Parameters<FileStore['delete']>): Promise<void> { return this.#said(super.delete(...args)); }
+  override clear(): Promise<void> { return this.#said(super.clear()); }
+  #said(write: Promise<void>): Promise<void> {
+    return write.catch((err: unknown) => {
+      const message = (err as Error).message;
+      say(message.includes(this.path) ? message : `cannot write the rule file "${this.path}": ${message}`);
+      throw err;
+    });
+  }
 }
 
 /** Creates the rule file's directory, or fails naming it: a missing one made every write a 503. */

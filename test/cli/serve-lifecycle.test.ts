@@ -69,12 +69,18 @@ describe('serve start-up', () => {
     }
   });
 
-  it('creates a missing rule directory, so writes succeed', async () => {
+  it('creates a missing rule directory, so writes succeed, and says why a later write fails', async () => {
     const rules = join(dir, 'missing', 'nested', 'r.json');
     const server = await startCli(['serve', '--smtp-port', '0', '--http-port', '0', '--rules', rules], { SMTP_INTERCEPT_TOKEN: token });
     const res = await fetch(`http://${server.http}/v1/errors`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"domain":"x.example","code":550}' });
     assert.equal(res.status, 201, await res.text());
     assert.ok(existsSync(rules));
+    // A directory removed under a running server: the 503 is explained on stderr, naming the file.
+    rmSync(join(dir, 'missing'), { recursive: true, force: true });
+    const failed = await fetch(`http://${server.http}/v1/errors`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"domain":"y.example","code":550}' });
+    assert.equal(failed.status, 503);
+    const said = server.output.split('\n').find((line) => line.startsWith('smtp-intercept: ') && line.includes(rules) && line.includes('ENOENT'));
+    assert.ok(said, server.output);
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
   });
