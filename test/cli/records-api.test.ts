@@ -122,11 +122,14 @@ describe('HTTP bounds', () => {
   it('closes 20 sockets sending a body a byte at a time once --request-timeout passes', async () => {
     const sockets: Socket[] = [];
     const closed: Promise<number>[] = [];
+    const answers: string[] = [];
     const opened = Date.now();
     const timers: NodeJS.Timeout[] = [];
     for (let i = 0; i < 20; i++) {
       const socket = connect(server.httpPort, '127.0.0.1');
       socket.on('error', () => undefined);
+      answers[i] = '';
+      socket.on('data', (c: Buffer) => { answers[i] += c.toString(); });
       sockets.push(socket);
       closed.push(new Promise((r) => socket.once('close', () => r(Date.now() - opened))));
       socket.write(`POST /v1/errors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
@@ -135,6 +138,7 @@ describe('HTTP bounds', () => {
     const times = await Promise.all(closed);
     for (const t of timers) clearInterval(t);
     assert.ok(Math.max(...times) < 4000, `all closed within ${Math.max(...times)} ms (request timeout 1000 ms, checked every second)`);
+    for (const answer of answers) assert.match(answer, /^HTTP\/1\.1 408 /);
   });
 
   it('refuses connections over --max-connections and keeps serving the others', async () => {

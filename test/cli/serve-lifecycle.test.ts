@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli, waitForLine } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-cli-life-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,8 +79,7 @@ describe('serve start-up', () => {
     rmSync(join(dir, 'missing'), { recursive: true, force: true });
     const failed = await fetch(`http://${server.http}/v1/errors`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"domain":"y.example","code":550}' });
     assert.equal(failed.status, 503);
-    const said = server.output.split('\n').find((line) => line.startsWith('smtp-intercept: ') && line.includes(rules) && line.includes('ENOENT'));
-    assert.ok(said, server.output);
+    await waitForLine(server, (line) => line.startsWith('smtp-intercept: ') && line.includes(rules) && line.includes('ENOENT'));
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
   });

@@ -39,6 +39,20 @@ export async function startCli(args: string[], env: Record<string, string> = {})
   return running;
 }
 
+/**
+ * The first output line `matches` accepts, waiting for it up to `timeoutMs`: stderr and an HTTP answer
+ * travel on different pipes, so a line written before the answer may be read after it.
+ */
+export async function waitForLine(running: Cli, matches: (line: string) => boolean, timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = running.output.split('\n').find(matches);
+    if (line !== undefined) return line;
+    if (Date.now() > deadline) throw new Error(`no such line within ${timeoutMs} ms; output:\n${running.output}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Runs the CLI to its exit (killed after `timeoutMs`: code `'timeout'`); resolves with the code and output. */
 export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 10_000): Promise<{ code: number | null | 'timeout'; output: string }> {
   const running = await startCli(args, env);
