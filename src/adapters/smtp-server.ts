@@ -82,9 +82,12 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      // smtp-server only flags a message over its `size`: stop collecting it, refuse it, keep nothing.
+      const oversized = () => (stream as Readable & { sizeExceeded?: boolean }).sizeExceeded === true;
+      stream.on('data', (chunk: Buffer) => { if (!oversized()) chunks.push(chunk); });
       stream.on('error', (err: Error) => callback(err));
       stream.on('end', () => {
+        if (oversized()) return callback(Object.assign(new Error('5.3.4 Message size exceeds fixed maximum message size'), { responseCode: 552 }));
         const raw = Buffer.concat(chunks);
         const headers = parseHeaders(raw);
         const from = mailFrom(session) ?? '';

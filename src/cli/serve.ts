@@ -1,27 +1,34 @@
 /**
  * `smtp-intercept serve`: a standalone fake MX with rules, for any language's test suite. One
  * interceptor (rules persisted by a FileStore) behind an SMTP server and the REST API, plus
- * `GET /v1/attempts` (recent attempts and their outcomes) and `GET /v1/messages` (accepted mail).
+ * `GET /v1/attempts` and `GET /v1/messages` (records-api.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createFakeMx, type AcceptedMessage, type FakeMx } from '../testing/fake-mx.js';
-import { errorResponse, HttpError, sendJson } from '../http/api-error.js';
-import { authenticate, credentials } from '../http/auth.js';
+import { dirname, resolve } from 'node:path';
+import { createFakeMx, type FakeMx } from '../testing/fake-mx.js';
 import { createErrorsHandler } from '../http/index.js';
-import { type ForcedResult, Interceptor } from '../index.js';
+import { Interceptor } from '../index.js';
 import { FileStore } from '../stores/file.js';
+import { AttemptLog } from './attempt-log.js';
+import { createRecordsHandler } from './records-api.js';
 
-/** Settings of a running `serve`. */
+/** Settings of a running `serve`, validated by `parseServeArgs`. */
 export interface ServeOptions {
   host: string;
   smtpPort: number;
   httpPort: number;
   rules: string;
   token: string;
-  /** How many recent attempts and messages the API keeps. */
-  keep: number;
+  /** Budgets of the kept accepted messages (count, raw bytes). */
+  maxMessages: number;
+  maxStoredBytes: number;
+  /** Milliseconds a client has to send a whole request, headers included. */
+  requestTimeout: number;
+  /** Most open HTTP connections; more are refused. */
+  maxConnections: number;
 }
 
 /** A running `serve`. */
@@ -31,81 +38,111 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** Starts the fake MX and the API; rejects with a clear error (busy port, unreadable rule file). */
+/** How many recent attempts `GET /v1/attempts` returns. */
+export const ATTEMPTS_KEPT = 1000;
+// The fake MX's own default; the byte budget lowers it so that an accepted message can always be kept.
+const MESSAGE_SIZE = 10 * 1024 * 1024;
+
+/**
+ * Starts the fake MX and the API. On any failure (unusable rule file or directory, busy port) it
+ * closes whatever it started, then rejects with an error naming the cause.
+ */
 export async function serve(options: ServeOptions): Promise<Served> {
-  const store = new FileStore(options.rules);
+  // Everything that can refuse its configuration is built before anything is started.
+  const store = new ReportingFileStore(options.rules);
   const interceptor = new Interceptor({ store });
-  await interceptor.ready();
-  // The last `keep` attempts, oldest first (a bounded log, not the unbounded recorder).
-  const recent: { at: number; attempt: unknown; result: ForcedResult | undefined }[] = [];
-  const stopObserving = interceptor.observe((attempt, result) => {
-    recent.push({ at: Date.now(), attempt: { ...attempt }, result });
-    if (recent.length > options.keep) recent.shift();
-  });
-  const messages: AcceptedMessage[] = [];
-  let mx: FakeMx;
-  try {
-    mx = await createFakeMx({
-      interceptor, host: options.host, port: options.smtpPort,
-      onMessage: (m) => { messages.push(m); if (messages.length > options.keep) messages.shift(); },
-    });
-  } catch (err) {
-    await interceptor.close();
-    throw describeListenError(err, options.host, options.smtpPort, '--smtp-port');
-  }
   const errors = createErrorsHandler(interceptor, { tokens: [{ token: options.token, name: 'cli' }] });
-  const creds = credentials([options.token]);
-  const listener = (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/v1/attempts' || path === '/v1/messages') {
-      const requestId = randomBytes(8).toString('hex');
-      try {
-        if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'validation_error', 'method_not_allowed', `${req.method ?? ''} is not allowed on ${path}; allowed: GET`, { allow: 'GET, HEAD' });
-        authenticate(creds, req.headers.authorization);
-        if (path === '/v1/attempts') {
-          const attempts = recent.map((a) => ({
-            at: new Date(a.at).toISOString(), attempt: a.attempt, forced: a.result !== undefined, rule: a.result?.rule.id, reply: a.result?.reply, outcome: a.result?.outcome ?? 'passed',
-          }));
-          return sendJson(res, 200, attempts, { 'x-request-id': requestId });
-        }
-        return sendJson(res, 200, messages.map((m) => ({
-          session: m.session, receivedAt: new Date(m.receivedAt).toISOString(), envelope: m.envelope, headers: m.headers, raw: m.raw.toString('utf8'),
-        })), { 'x-request-id': requestId });
-      } catch (err) {
-        const { status, headers, body } = errorResponse(err, requestId);
-        return sendJson(res, status, body, { ...headers, 'x-request-id': requestId });
-      }
-    }
-    return errors(req, res);
-  };
-  const http: Server = createServer(listener);
+  interceptor.on('error', (err) => say(`rule engine: ${(err as Error).message}`));
+  errors.on('error', (err, requestId) => say(`request ${requestId}: ${(err as Error).stack ?? String(err)}`));
+  // Closed in reverse: the interceptor (waiting for rule writes in flight) before its store.
+  const started: (() => Promise<void> | void)[] = [() => store.close(), () => interceptor.close()];
+  const stop = async () => { for (const close of started.splice(0).reverse()) await close(); };
   try {
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(options.httpPort, options.host, () => { http.off('error', reject); resolve(); });
-    });
+    await rulesDirectory(options.rules);
+    await interceptor.ready();
+    const attempts = new AttemptLog(interceptor, ATTEMPTS_KEPT);
+    started.push(() => attempts.close());
+
+    let mx: FakeMx;
+    try {
+      mx = await createFakeMx({
+        interceptor, host: options.host, port: options.smtpPort,
+        size: Math.min(MESSAGE_SIZE, options.maxStoredBytes), maxMessages: options.maxMessages, maxStoredBytes: options.maxStoredBytes,
+      });
+    } catch (err) {
+      throw describeListenError(err, options.host, options.smtpPort, '--smtp-port');
+    }
+    started.push(() => mx.close());
+
+    const records = createRecordsHandler({ token: options.token, attempts, messages: mx.store });
+    const http = httpServer((req, res) => { if (!records(req, res)) errors(req, res); }, options);
+    try {
+      await new Promise<void>((done, reject) => {
+        http.once('error', reject);
+        http.listen(options.httpPort, options.host, () => { http.off('error', reject); done(); });
+      });
+    } catch (err) {
+      throw describeListenError(err, options.host, options.httpPort, '--http-port');
+    }
+    started.push(() => new Promise<void>((done) => { http.close(() => done()); http.closeAllConnections(); }));
+    return {
+      smtp: { host: options.host, port: mx.port },
+      http: { host: options.host, port: (http.address() as AddressInfo).port },
+      close: stop, // rule writes in flight finish in interceptor.close()
+    };
   } catch (err) {
-    await mx.close();
-    await interceptor.close();
-    throw describeListenError(err, options.host, options.httpPort, '--http-port');
+    await stop();
+    throw err;
   }
-  return {
-    smtp: { host: options.host, port: mx.port },
-    http: { host: options.host, port: (http.address() as AddressInfo).port },
-    async close() {
-      stopObserving();
-      http.closeAllConnections();
-      await Promise.all([mx.close(), new Promise<void>((resolve) => http.close(() => resolve()))]);
-      await interceptor.close(); // waits for rule writes in flight
-      await store.close();
-    },
-  };
+}
+
+/**
+ * The API's server with bounds a trickling client cannot outlast: Node's defaults let a request take
+ * 300 s and check only every 30 s, so 20 sockets sending a byte at a time stayed open past 130 s.
+ */
+function httpServer(listener: (req: IncomingMessage, res: ServerResponse) => void, options: ServeOptions): Server {
+  const http = createServer({
+    requestTimeout: options.requestTimeout,
+    headersTimeout: options.requestTimeout,
+    connectionsCheckingInterval: Math.min(1000, options.requestTimeout),
+  }, listener);
+  http.maxConnections = options.maxConnections;
+  return http;
+}
+
+// Failures go to stderr: a client sees only a 5xx and a request id, and a rule file that could not be
+// written (a deleted directory, a full disk) answered 503 with nothing said anywhere.
+const say = (line: string) => { process.stderr.write(`smtp-intercept: ${line.replace(/[\r\n]+/g, ' ')}\n`); };
+
+/** The FileStore, saying on stderr why a write failed (the API answers it with a 503). */
+class ReportingFileStore extends FileStore {
+  override put(...args: Parameters<FileStore['put']>): Promise<void> { return this.#said(super.put(...args)); }
+  override delete(...args: Parameters<FileStore['delete']>): Promise<void> { return this.#said(super.delete(...args)); }
+  override clear(): Promise<void> { return this.#said(super.clear()); }
+  #said(write: Promise<void>): Promise<void> {
+    return write.catch((err: unknown) => {
+      const message = (err as Error).message;
+      say(message.includes(this.path) ? message : `cannot write the rule file "${this.path}": ${message}`);
+      throw err;
+    });
+  }
+}
+
+/** Creates the rule file's directory, or fails naming it: a missing one made every write a 503. */
+async function rulesDirectory(rules: string): Promise<void> {
+  const dir = dirname(resolve(rules));
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new Error(`cannot create the directory "${dir}" of the rule file --rules "${rules}": ${(err as Error).message}`);
+  }
 }
 
 function describeListenError(err: unknown, host: string, port: number, flag: string): Error {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') return new Error(`port ${port} on ${host} is already in use; choose another with ${flag} (0 picks a free one)`);
   if (code === 'EACCES') return new Error(`not allowed to listen on ${host}:${port}; choose a port above 1024 with ${flag}`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}: no such local address; choose another with --host`);
   return err instanceof Error ? err : new Error(String(err));
 }
 

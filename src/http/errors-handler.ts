@@ -2,13 +2,13 @@
  * `createErrorsHandler`: MailerQ's `/v1/errors` REST API over `node:http`, usable as a plain request
  * listener, as Express/Connect middleware, and from Fastify.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventEmitter } from 'eventemitter3';
 import { type Interceptor, type Rule, type RuleFilter, type RuleInput, ValidationError } from '../index.js';
 import { errorResponse, HttpError, sendJson as send } from './api-error.js';
 import { authenticate, credentials, type TokenOptions } from './auth.js';
 import { parseBody, parseForm, readBody } from './body.js';
+import { requestIdOf } from './request-id.js';
 
 /** Options of {@link createErrorsHandler}. */
 export interface ErrorsHandlerOptions {
@@ -48,7 +48,6 @@ export interface ErrorsHandler {
   off<E extends keyof ErrorsHandlerEvents>(event: E, listener: ErrorsHandlerEvents[E]): this;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const RULE_ID = /^[0-9a-f]{20}$/;
 const ALLOW_COLLECTION = 'GET, HEAD, POST, DELETE';
 const ALLOW_ITEM = 'GET, HEAD, DELETE';
@@ -73,7 +72,10 @@ function options(opts: ErrorsHandlerOptions): { creds: ReturnType<typeof credent
  * ```ts
  * const handler = createErrorsHandler(ic, { tokens: [process.env.API_TOKEN!] })
  * handler.on('request', (log) => console.log(log.method, log.path, log.status, log.durationMs))
- * http.createServer(handler).listen(8025, '127.0.0.1')
+ * // Bound slow clients: Node's defaults let a request trickle in for 300 s, checked every 30 s.
+ * const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000, connectionsCheckingInterval: 1000 }, handler)
+ * server.maxConnections = 256
+ * server.listen(8025, '127.0.0.1')
  * ```
  */
 export function createErrorsHandler(interceptor: Interceptor, opts: ErrorsHandlerOptions): ErrorsHandler {
@@ -151,8 +153,7 @@ export function createErrorsHandler(interceptor: Interceptor, opts: ErrorsHandle
     const inside = path === basePath || path === `${basePath}/` || (path.startsWith(`${basePath}/`) && !path.slice(basePath.length + 1).includes('/'));
     if (!inside && next && !path.startsWith(`${basePath}/`)) return next();
     const started = performance.now();
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = requestIdOf(req);
     const log: { tokenName?: string } = {};
     res.once('close', () => {
       if (events.listenerCount('request') === 0) return;

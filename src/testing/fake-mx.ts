@@ -6,9 +6,10 @@
 import { messageVerdict } from '../adapters/verdict.js';
 import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from '../adapters/message.js';
 import { forcedAction, refusal } from '../adapters/forced-reply.js';
-import type { Attempt, Interceptor } from '../index.js';
+import { type Attempt, type Interceptor, ValidationError } from '../index.js';
 import type { Action, SessionInfo, SmtpHandler } from '../smtp/handler.js';
 import { SmtpServer } from '../smtp/server.js';
+import { MESSAGE_STORE_DEFAULTS, MessageStore } from './message-store.js';
 
 export type { AcceptedMessage, TagSource } from '../adapters/message.js';
 
@@ -21,6 +22,13 @@ export interface FakeMxOptions {
   port?: number;
   /** Largest message in octets: announced as `SIZE`, larger ones refused with `552 5.3.4` and not kept. @default 10 MiB */
   size?: number;
+  /** Most accepted messages kept in `messages`; the oldest goes first. @default 1000 */
+  maxMessages?: number;
+  /**
+   * Most raw bytes kept over all accepted messages; the oldest go first. At least `size`.
+   * @default 104857600 (100 MiB)
+   */
+  maxStoredBytes?: number;
   /** Where campaign tags come from. @default { header: 'X-Campaign', fromAddressExtension: true } */
   tags?: TagSource;
   /** Called with every message accepted at DATA (envelope, parsed headers, raw bytes). */
@@ -31,8 +39,10 @@ export interface FakeMxOptions {
 export interface FakeMx {
   readonly host: string;
   readonly port: number;
-  /** Messages accepted so far, oldest first. */
+  /** Accepted messages still kept (within `maxMessages` and `maxStoredBytes`), oldest first. */
   readonly messages: readonly AcceptedMessage[];
+  /** The kept messages with their ids, for lookups and pagination. */
+  readonly store: MessageStore<AcceptedMessage>;
   /** Forgets the accepted messages. */
   clear(): void;
   /** Stops listening; open sessions get `421 4.3.2` and are dropped after at most one second. */
@@ -85,14 +95,19 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
  * ```
  */
 export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
-  const { interceptor, host = '127.0.0.1', port = 0, size, tags, onMessage } = options;
-  const messages: AcceptedMessage[] = [];
+  const { interceptor, host = '127.0.0.1', port = 0, size = 10 * 1024 * 1024, tags, onMessage } = options;
+  const { maxMessages, maxStoredBytes = Math.max(size, MESSAGE_STORE_DEFAULTS.maxBytes) } = options;
+  if (maxStoredBytes < size) {
+    // Otherwise a message the server accepts could not be kept.
+    throw new ValidationError([{ code: 'invalid_option', message: `maxStoredBytes (${maxStoredBytes}) must be at least size (${size})`, param: 'maxStoredBytes' }]);
+  }
+  const store = new MessageStore<AcceptedMessage>({ maxBytes: maxStoredBytes, ...(maxMessages === undefined ? {} : { maxMessages }) });
   const server = new SmtpServer({
     handler: fakeMxHandler(interceptor, tags, (message) => {
-      messages.push(message);
+      store.add(message);
       onMessage?.(message);
     }),
-    ...(size === undefined ? {} : { size }),
+    size,
     // The client already got `451 4.3.0` (say a rule text the reply writer refuses, or an onMessage that
     // threw): the warning says why, without ending the test process.
     onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning'),
@@ -101,8 +116,9 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
   return {
     host,
     port: address.port,
-    get messages() { return [...messages]; },
-    clear: () => { messages.length = 0; },
+    get messages() { return store.values(); },
+    store,
+    clear: () => { store.clear(); },
     close: () => server.close(),
   };
 }

@@ -1,35 +1,18 @@
 // The CLI as a child process, driven over REST (the client) and SMTP (nodemailer), restarted with its
 // rules intact.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { ErrorsClient, ValidationError } from '../../src/client/index.js';
+import { runCli, startCli } from '../helpers/cli.js';
 
-const cli = resolve(import.meta.dirname, '../../src/cli/index.ts');
 const dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Running { child: ChildProcess; output: string; smtpPort: number; httpPort: number; exited: Promise<number | null> }
-
-async function start(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const running = { child, output: '', smtpPort: 0, httpPort: 0, exited: new Promise<number | null>((r) => child.once('exit', r)) } as Running;
-  child.stdout!.on('data', (c: Buffer) => { running.output += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { running.output += c.toString(); });
-  const deadline = Date.now() + 15_000;
-  while (!/http listening on/.test(running.output) && child.exitCode === null) {
-    if (Date.now() > deadline) throw new Error(`CLI did not start: ${running.output}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  running.smtpPort = Number(/smtp listening on [\d.]+:(\d+)/.exec(running.output)?.[1] ?? 0);
-  running.httpPort = Number(/http listening on [\d.]+:(\d+)/.exec(running.output)?.[1] ?? 0);
-  return running;
-}
+const start = startCli;
 
 describe('smtp-intercept serve', () => {
   it('serves rules over REST and SMTP, records attempts and messages, and keeps rules across a restart', async () => {
@@ -51,12 +34,14 @@ describe('smtp-intercept serve', () => {
     const get = async (path: string) => (await fetch(`http://127.0.0.1:${server.httpPort}${path}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<any>;
     const attempts = await get('/v1/attempts');
     assert.deepEqual(attempts.filter((a: any) => a.attempt.phase === 'rcpt').map((a: any) => a.outcome), ['deferred', 'passed']);
-    const messages = await get('/v1/messages');
+    const { messages } = await get('/v1/messages');
     assert.equal(messages.length, 1);
     assert.deepEqual(messages[0].headers.subject, ['second']);
     assert.equal((await fetch(`http://127.0.0.1:${server.httpPort}/v1/messages`)).status, 401);
 
-    await client.add({ domain: 'kept.example', code: 550, cluster: true });
+    await client.add({ domain: 'kept.example', code: 550, cluster: true, times: 3 });
+    await assert.rejects(transport().sendMail({ from: 'app@example.com', to: 'x@kept.example', text: 'x' }));
+    assert.deepEqual((await client.list()).map((r) => [r.times, r.hits]), [[2, 1]]);
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
     assert.match(server.output, /SIGTERM: shutting down/);
@@ -64,6 +49,8 @@ describe('smtp-intercept serve', () => {
     server = await start(args, { SMTP_INTERCEPT_TOKEN: token });
     client = new ErrorsClient({ baseUrl: `http://127.0.0.1:${server.httpPort}`, token });
     assert.deepEqual((await client.list()).map((r) => r.domain), ['kept.example'], 'the used-up rule is gone, the other kept');
+    // As docs/cli.md says: times and hits restart from their stored values (those of the last add).
+    assert.deepEqual((await client.list()).map((r) => [r.times, r.hits]), [[3, 0]]);
     server.child.kill('SIGINT');
     assert.equal(await server.exited, 0);
   });
@@ -83,23 +70,18 @@ describe('smtp-intercept serve', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const busy = (blocker.address() as { port: number }).port;
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--smtp-port', String(busy), '--http-port', '0', '--rules', join(dir, 'busy.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-      const code = await new Promise((r) => child.once('exit', r));
+      const { code, output } = await runCli(['serve', '--smtp-port', String(busy), '--http-port', '0', '--rules', join(dir, 'busy.json')]);
       assert.equal(code, 1);
-      assert.match(stderr, new RegExp(`port ${busy} on 127.0.0.1 is already in use; choose another with --smtp-port`));
+      assert.equal(output, `smtp-intercept: port ${busy} on 127.0.0.1 is already in use; choose another with --smtp-port (0 picks a free one)\n`);
     } finally {
       blocker.close();
     }
   });
 
   it('prints help', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    assert.equal(await new Promise((r) => child.once('exit', r)), 0);
-    assert.match(out, /Usage: smtp-intercept serve/);
-    assert.match(out, /--smtp-port/);
+    const { code, output } = await runCli(['--help']);
+    assert.equal(code, 0);
+    assert.match(output, /Usage: smtp-intercept serve/);
+    assert.match(output, /--max-stored-bytes/);
   });
 });
