@@ -102,8 +102,8 @@ export function createHarakaPlugin(given?: { interceptor: Interceptor } & Haraka
       host.loginfo(s.summary);
     }, (err: unknown) => {
       // Said once, here, for the whole instance: the workers hear the reason and deliver unchecked.
-      failure = `smtp-intercept: not started, deliveries are not checked: ${String(err)}`;
-      host.logerror(failure);
+      failure = `not started in the primary process: ${String(err)}`;
+      host.logerror(`smtp-intercept: not started, deliveries are not checked: ${String(err)}`);
     });
     starting = started.finally(() => { starting = undefined; });
     // In Haraka's cluster mode the workers deliver and ask here (in a single process nobody asks).
@@ -132,14 +132,14 @@ export function createHarakaPlugin(given?: { interceptor: Interceptor } & Haraka
         return mx;
       }, (err: unknown) => {
         // One line per outage, not one per delivery; each delivery still goes out as without the plugin.
-        if (!failing) host.logerror(`smtp-intercept: deliveries of this worker are not checked: ${String(err)}`);
+        if (!failing) host.logerror(`smtp-intercept: deliveries of this worker are not checked: ${err instanceof Error ? err.message : String(err)}`);
         failing = true;
         return configuredRoute(options, domain, attempt.mta);
       });
       host.loginfo(`smtp-intercept: worker ${process.pid} ready, rules in the primary process`);
     }, (err: unknown) => {
       // The primary has logged why it did not start (once, at error level); this worker just says so.
-      host.loginfo(`smtp-intercept: worker ${process.pid} does not check deliveries: ${String(err)}`);
+      host.loginfo(`smtp-intercept: worker ${process.pid} does not check deliveries: ${err instanceof Error ? err.message : String(err)}`);
     }).finally(() => { starting = undefined; });
     stop = async () => link.close();
   }

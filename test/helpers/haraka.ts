@@ -94,12 +94,14 @@ export interface HarakaOptions {
   nodes?: Nodes;
   /** Lines of `outbound.ini`. @default retries after 5 s, 5 s, 1 min */
   outbound?: string;
+  /** The REST API's port (`[http] port`). @default a free port */
+  httpPort?: number;
 }
 
 /** Starts Haraka with `routes` (domain -> host:port) and the plugin's REST API on a free port. */
-export async function startHaraka(routes: Record<string, string>, { nodes = 'unset', outbound = 'temp_fail_intervals=5s,5s,1m\n' }: HarakaOptions = {}): Promise<Haraka> {
+export async function startHaraka(routes: Record<string, string>, { nodes = 'unset', outbound = 'temp_fail_intervals=5s,5s,1m\n', ...options }: HarakaOptions = {}): Promise<Haraka> {
   const dir = join(mkdtempSync(join(tmpdir(), 'haraka-')), 'haraka');
-  const [smtpPort, httpPort] = [await freePort(), await freePort()];
+  const [smtpPort, httpPort] = [await freePort(), options.httpPort ?? await freePort()];
   const bin = createRequire(import.meta.url).resolve('Haraka/bin/haraka');
   execFileSync(process.execPath, [bin, '-i', dir], { stdio: 'ignore' });
   const config = (name: string) => join(dir, 'config', name);
@@ -124,8 +126,10 @@ export async function startHaraka(routes: Record<string, string>, { nodes = 'uns
     return message.hook === undefined ? undefined : message as HookReport;
   });
   const expected = Math.max(1, workersOf(nodes));
-  const ready = (pid: number) => workersOf(nodes) === 0 || host.log().includes(`smtp-intercept: worker ${pid} ready`);
-  await host.started(() => host.log().includes('smtp-intercept: ready') && workers.length >= expected && workers.every(ready));
+  // Started, or failed to start and said so: either way each worker has heard from the primary.
+  const ready = (pid: number) => workersOf(nodes) === 0 || host.log().includes(`smtp-intercept: worker ${pid} `);
+  // Each worker loads Haraka and its plugins again: seconds each on a loaded machine.
+  await host.started(() => /smtp-intercept: (ready|not started)/.test(host.log()) && workers.length >= expected && workers.every(ready), 60_000);
   return {
     smtpPort, httpPort, dir,
     workers: () => [...workers],
