@@ -4,9 +4,10 @@
 // node:cluster IPC); only Haraka's plugin host object is replaced by a minimal one, so the figures are
 // the plugin's own, without SMTP.
 import cluster from 'node:cluster';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { createHarakaPlugin, type HarakaMxRoute, type HarakaPluginHost, type HMailLike } from '../src/adapters/haraka.js';
+import { freePort } from '../test/helpers/haraka.js';
 
 const WORKERS = 2;
 const ROUNDS = Number(process.env['ROUNDS'] ?? 200);
@@ -15,14 +16,7 @@ const PACE_MS = 1;
 
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms on the monotonic clock every process shares
 
-/** A free loopback port for the REST API (only the primary reads the settings). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as { port: number };
-  await new Promise((ok) => server.close(ok));
-  return port;
-}
+// A free loopback port for the REST API (only the primary reads the settings).
 const HTTP_PORT = cluster.isWorker ? 0 : await freePort();
 
 function host(): HarakaPluginHost {

@@ -61,8 +61,11 @@ async function firstMxAddress(domain: string): Promise<string | undefined> {
 
 /** The configured route of a domain as a `get_mx` answer, if it has one. */
 export function configuredRoute(options: HarakaInterceptOptions, domain: string, mta: string | undefined): HarakaMxRoute | undefined {
-  const route = options.routes?.[domain.toLowerCase()];
-  if (route === undefined) return undefined;
+  const routes = options.routes;
+  const key = domain.toLowerCase();
+  // Own keys only: routes that crossed the IPC channel are a plain object (`constructor` is a domain).
+  if (routes === undefined || !Object.hasOwn(routes, key)) return undefined;
+  const route = routes[key]!;
   const target = parseRoute(route);
   return { exchange: target.host, port: target.port, priority: 0, ...(mta === undefined ? {} : { bind: mta }) };
 }

@@ -134,7 +134,11 @@ export function createHarakaPlugin(given?: { interceptor: Interceptor } & Haraka
         // One line per outage, not one per delivery; each delivery still goes out as without the plugin.
         if (!failing) host.logerror(`smtp-intercept: deliveries of this worker are not checked: ${err instanceof Error ? err.message : String(err)}`);
         failing = true;
-        return configuredRoute(options, domain, attempt.mta);
+        try {
+          return configuredRoute(options, domain, attempt.mta);
+        } catch {
+          return undefined; // a malformed route: the primary logged it when it read the ini
+        }
       });
       host.loginfo(`smtp-intercept: worker ${process.pid} ready, rules in the primary process`);
     }, (err: unknown) => {

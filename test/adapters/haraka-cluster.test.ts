@@ -23,11 +23,14 @@ describe('Haraka worker without an answering primary', () => {
 
   it('logs the reason once per outage, delivers unchecked meanwhile, and notes the recovery', async () => {
     host.child.send({ cmd: 'stop' });
-    for (const domain of ['routed.test', 'other.test']) host.child.send({ cmd: 'decide', domain });
+    // `constructor` and `__proto__`: the routes crossed the IPC channel as a plain object.
+    for (const domain of ['routed.test', 'other.test', 'constructor', '__proto__']) host.child.send({ cmd: 'decide', domain });
     const routed = await host.waitFor((r) => r.decided === 'routed.test', 30_000);
-    const other = await host.waitFor((r) => r.decided === 'other.test', 30_000);
     assert.deepEqual([routed.code, routed.mx?.exchange, routed.mx?.port], [906, '127.0.0.1', 2], 'its configured route');
-    assert.deepEqual([other.code, other.mx], [900, null], 'Haraka routes it');
+    for (const domain of ['other.test', 'constructor', '__proto__']) {
+      const other = await host.waitFor((r) => r.decided === domain, 30_000);
+      assert.deepEqual([other.code, other.mx], [900, null], `Haraka routes ${domain}`);
+    }
     const errors = host.reports.filter((r) => r.role === 'worker' && r.level === 'error');
     assert.deepEqual(errors.map((r) => r.msg), ['smtp-intercept: deliveries of this worker are not checked: the primary process did not answer within 10000 ms']);
 
