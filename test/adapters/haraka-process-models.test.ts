@@ -5,6 +5,8 @@
  * replaces after a SIGKILL forces the same rules from its first delivery.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
@@ -13,7 +15,7 @@ import { ErrorsClient } from '../../src/client/index.js';
 import { Interceptor } from '../../src/index.js';
 import { type Haraka, type Nodes, startHaraka, workersOf } from '../helpers/haraka.js';
 
-const DOMAINS = ['defer.test', 'bounce.test', 'plain.test', 'times.test', 'hits.test', 'flow.test', 'kill.test', 'sender.test'];
+const DOMAINS = ['defer.test', 'bounce.test', 'plain.test', 'times.test', 'hits.test', 'flow.test', 'kill.test', 'reload.test', 'sender.test'];
 
 const MODELS: { name: string; nodes: Nodes }[] = [
   { name: 'single process (nodes=0)', nodes: 0 },
@@ -143,6 +145,26 @@ for (const { name, nodes } of MODELS) {
         assert.ok(outcomes.some((r) => r.pid === replacement), 'the replacement delivered some');
         assert.ok(!haraka.reports.some((r) => r.pid === replacement && r.domain === 'kill.test' && r.hook === 'delivered'));
       });
+
+      if (typeof nodes === 'number') {
+        it('after `haraka --graceful` (every worker replaced) the new workers force the same rules', async () => {
+          await api.add({ domain: 'reload.test', code: 550, extended: '5.7.0', description: 'Reloaded' });
+          const before = haraka.workers().length;
+          const bin = createRequire(import.meta.url).resolve('Haraka/bin/haraka');
+          execFileSync(process.execPath, [bin, '-c', haraka.dir, '--graceful'], { stdio: 'ignore', timeout: 20_000 });
+          const since = Date.now();
+          while (!haraka.log().includes('Reload complete') || haraka.workers().length < before + workers) {
+            assert.ok(Date.now() - since < 60_000, `no reload:\n${haraka.log().slice(-3000)}`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const fresh = haraka.workers().slice(before);
+          const rcpts = Array.from({ length: 3 * workers }, (_, i) => `r${i}@reload.test`);
+          for (const to of rcpts) await send(to);
+          const outcomes = await Promise.all(rcpts.map((to) => haraka.waitFor((r) => r.rcpts[0]!.address === to)));
+          assert.deepEqual(outcomes.map((r) => [r.hook, r.rcpts[0]!.reason]), rcpts.map(() => ['bounce', '550 5.7.0 Reloaded']));
+          assert.ok(outcomes.every((r) => fresh.includes(r.pid)), 'delivered by the new workers');
+        });
+      }
     }
   });
 }
