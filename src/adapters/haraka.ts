@@ -5,25 +5,17 @@
  * retry, `bounce` with a DSN, `delivered`. Haraka, `smtp-server` are peers; this module requires neither
  * of Haraka's packages.
  */
-import { lookup, resolveMx } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import cluster from 'node:cluster';
 import type { Attempt, Interceptor } from '../index.js';
-import { type PlainReply, ScriptedMx, scriptDelivery } from './scripted-mx.js';
+import { PrimaryLink, serveWorkers } from './haraka-cluster.js';
+import { configuredRoute, HarakaDecider, type HarakaInterceptOptions, type HarakaMxRoute } from './haraka-decide.js';
 
 export type { PlainReply } from './scripted-mx.js';
+export type { HarakaInterceptOptions, HarakaMxRoute } from './haraka-decide.js';
 
 /** haraka-constants: `next()` return codes. */
 const CONT = 900;
 const OK = 906;
-
-/** An MX as Haraka's `get_mx` takes it (haraka-net-utils `HarakaMx` fields). */
-export interface HarakaMxRoute {
-  exchange: string;
-  port: number;
-  priority: number;
-  bind?: string;
-  bind_helo?: string;
-}
 
 /** The parts of a Haraka outbound `HMailItem` the plugin reads. */
 export interface HMailLike {
@@ -42,27 +34,6 @@ export interface HarakaPluginHost {
   logerror(...args: unknown[]): void;
 }
 
-/** Where the rule inputs of a delivery come from. */
-export interface HarakaInterceptOptions {
-  /** Key of the transaction notes (`todo.notes`, dotted paths allowed) holding the pool. @default 'pool' */
-  poolNote?: string;
-  /** Key of the notes holding the tags: a string (comma separated) or an array. @default 'tags' */
-  tagsNote?: string;
-  /** Key of the notes holding the local address to send from; else `bind`. @default 'bind' */
-  bindNote?: string;
-  /** Local address deliveries are sent from: the rule input `mta`, and `bind` of routed MXs. */
-  bind?: string;
-  /** Static routes, `domain -> host[:port]`: the plugin answers `get_mx` for these domains itself. */
-  routes?: Readonly<Record<string, string>>;
-  /**
-   * Look up the MX of other domains in DNS to know the rule input `ip` (the first MX's first
-   * address); Haraka (or a later `get_mx` plugin) still routes them. @default true
-   */
-  resolveMx?: boolean;
-  /** Reply to recipients no rule forces in a delivery that is routed to the fake MX. */
-  unforcedReply?: PlainReply;
-}
-
 /** The plugin object; `Object.assign(exports, plugin)` in a Haraka plugin file. */
 export interface HarakaPlugin {
   register(this: HarakaPluginHost): void;
@@ -70,36 +41,35 @@ export interface HarakaPlugin {
   shutdown(this: HarakaPluginHost): void;
 }
 
-const DEFAULT_UNFORCED: PlainReply = {
-  code: 451, extended: '4.3.0', description: 'smtp-intercept: deferred with a forced recipient of the same message',
-};
-
 function note(notes: HMailLike['todo']['notes'], path: string): unknown {
   if (notes === undefined) return undefined;
   if (typeof notes.get === 'function') return notes.get(path);
   return path.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), notes);
 }
 
-function parseRoute(route: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(route.trim());
-  if (!m) throw new Error(`smtp-intercept: route "${route}" is not host[:port]`);
-  return { host: m[1]!, port: m[2] === undefined ? 25 : Number(m[2]) };
+/** The rule inputs a delivery's notes give (the `ip` is added where the route is known). */
+function attemptOf(hmail: HMailLike, domain: string, options: HarakaInterceptOptions): Attempt {
+  const notes = hmail.todo.notes;
+  const pool = note(notes, options.poolNote ?? 'pool');
+  const rawTags = note(notes, options.tagsNote ?? 'tags');
+  const bind = note(notes, options.bindNote ?? 'bind') ?? options.bind;
+  return {
+    domain,
+    pool: typeof pool === 'string' ? pool : undefined,
+    mta: typeof bind === 'string' ? bind : undefined,
+    tags: Array.isArray(rawTags) ? rawTags.map(String) : typeof rawTags === 'string' ? rawTags.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
+  };
 }
 
-async function firstMxAddress(domain: string): Promise<string | undefined> {
-  try {
-    const mxs = (await resolveMx(domain)).sort((a, b) => a.priority - b.priority);
-    const exchange = mxs[0]?.exchange;
-    if (!exchange) return undefined;
-    return isIP(exchange) ? exchange : (await lookup(exchange)).address;
-  } catch {
-    return undefined; // Haraka reports DNS failures itself; ip rules simply cannot match
-  }
-}
+/** Where this process's deliveries are decided. */
+type Decide = (domain: string, attempt: Attempt, recipients: string[]) => Promise<HarakaMxRoute | undefined>;
 
 /**
  * Creates the Haraka plugin. Without `interceptor`, `register` builds one from `smtp-intercept.ini`
  * (see docs/haraka.md): rules in `[main] rules_file` (a FileStore) or memory, REST API on `[http] port`.
+ * In Haraka's cluster mode that happens in the primary process only, and the workers ask it for every
+ * delivery's decision over Node's cluster IPC channel. With `interceptor`, every process decides with
+ * the interceptor it was given.
  *
  * @example
  * ```js
@@ -108,67 +78,102 @@ async function firstMxAddress(domain: string): Promise<string | undefined> {
  * ```
  */
 export function createHarakaPlugin(given?: { interceptor: Interceptor } & HarakaInterceptOptions): HarakaPlugin {
-  let interceptor = given?.interceptor;
   let options: HarakaInterceptOptions = given ?? {};
-  let mx: ScriptedMx | undefined;
-  let stop: (() => Promise<void>) | undefined;
+  let decide: Decide | undefined;
   let starting: Promise<void> | undefined;
+  let stop: (() => Promise<void>) | undefined;
+
+  /** A Haraka cluster primary or a single process: the rules live here. */
+  function startHere(host: HarakaPluginHost): void {
+    const log = (msg: string) => host.logerror(msg);
+    if (given !== undefined) {
+      const decider = new HarakaDecider(given.interceptor, given);
+      decide = (domain, attempt, recipients) => decider.decide(domain, attempt, recipients, log);
+      stop = () => decider.close();
+      return;
+    }
+    let failure: string | undefined;
+    let close: (() => Promise<void>) | undefined;
+    const started = import('./haraka-config.js').then(({ fromHarakaConfig }) => fromHarakaConfig(host)).then((s) => {
+      const decider = new HarakaDecider(s.interceptor, s.options);
+      options = s.options;
+      decide = (domain, attempt, recipients) => decider.decide(domain, attempt, recipients, log);
+      close = async () => { await decider.close(); await s.close(); };
+      host.loginfo(s.summary);
+    }, (err: unknown) => {
+      // Said once, here, for the whole instance: the workers hear the reason and deliver unchecked.
+      failure = `not started in the primary process: ${String(err)}`;
+      host.logerror(`smtp-intercept: not started, deliveries are not checked: ${String(err)}`);
+    });
+    starting = started.finally(() => { starting = undefined; });
+    // In Haraka's cluster mode the workers deliver and ask here (in a single process nobody asks).
+    const unserve = serveWorkers(async (request) => {
+      await started;
+      if (decide === undefined) throw new Error(failure ?? 'smtp-intercept is not started in the primary process');
+      if (request.op === 'hello') return options;
+      return decide(request.domain, request.attempt, request.recipients);
+    });
+    stop = async () => {
+      unserve();
+      await started;
+      await close?.();
+    };
+  }
+
+  /** A worker of a Haraka cluster: the primary holds the rules and decides. */
+  function startWorker(host: HarakaPluginHost): void {
+    const link = new PrimaryLink();
+    let failing = false;
+    starting = link.hello().then((primary) => {
+      options = primary;
+      decide = (domain, attempt, recipients) => link.decide(domain, attempt, recipients).then((mx) => {
+        if (failing) host.loginfo('smtp-intercept: the primary process answers again, deliveries are checked');
+        failing = false;
+        return mx;
+      }, (err: unknown) => {
+        // One line per outage, not one per delivery; each delivery still goes out as without the plugin.
+        if (!failing) host.logerror(`smtp-intercept: deliveries of this worker are not checked: ${err instanceof Error ? err.message : String(err)}`);
+        failing = true;
+        try {
+          return configuredRoute(options, domain, attempt.mta);
+        } catch {
+          return undefined; // a malformed route: the primary logged it when it read the ini
+        }
+      });
+      host.loginfo(`smtp-intercept: worker ${process.pid} ready, rules in the primary process`);
+    }, (err: unknown) => {
+      // The primary has logged why it did not start (once, at error level); this worker just says so.
+      host.loginfo(`smtp-intercept: worker ${process.pid} does not check deliveries: ${err instanceof Error ? err.message : String(err)}`);
+    }).finally(() => { starting = undefined; });
+    stop = async () => link.close();
+  }
 
   const plugin: HarakaPlugin = {
     register() {
-      mx = new ScriptedMx();
-      if (interceptor === undefined) {
-        const started = import('./haraka-config.js').then(({ fromHarakaConfig }) => fromHarakaConfig(this));
-        starting = started.then((s) => { interceptor = s.interceptor; options = s.options; stop = s.close; this.loginfo(s.summary); });
-        // Without its rules the plugin checks nothing: deliveries go out as if it were not installed.
-        starting = starting
-          .catch((err: unknown) => this.logerror(`smtp-intercept: not started, deliveries are not checked: ${String(err)}`))
-          .finally(() => { starting = undefined; });
-      }
+      if (given === undefined && cluster.isWorker) startWorker(this);
+      else startHere(this);
       this.register_hook('get_mx', 'intercept_get_mx', -100);
     },
 
     intercept_get_mx(next, hmail, domain) {
       // Haraka may load its queue before the rules are read: those deliveries wait for them.
-      if (interceptor === undefined && starting !== undefined) {
+      if (decide === undefined && starting !== undefined) {
         void starting.then(() => plugin.intercept_get_mx.call(this, next, hmail, domain));
         return;
       }
-      const ic = interceptor;
-      if (ic === undefined || mx === undefined) return next(CONT);
-      const notes = hmail.todo.notes;
-      const pool = note(notes, options.poolNote ?? 'pool');
-      const rawTags = note(notes, options.tagsNote ?? 'tags');
-      const bind = note(notes, options.bindNote ?? 'bind') ?? options.bind;
-      const base: Attempt = {
-        domain,
-        pool: typeof pool === 'string' ? pool : undefined,
-        mta: typeof bind === 'string' ? bind : undefined,
-        tags: Array.isArray(rawTags) ? rawTags.map(String) : typeof rawTags === 'string' ? rawTags.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
-      };
-      const recipients = hmail.todo.rcpt_to.map((r) => (typeof r.address === 'function' ? r.address() : String(r.address)));
-      let real: HarakaMxRoute | undefined;
-
-      (async () => {
-        const route = options.routes?.[domain.toLowerCase()];
-        const target = route === undefined ? undefined : parseRoute(route);
-        if (target !== undefined) real = { exchange: target.host, port: target.port, priority: 0, ...(base.mta === undefined ? {} : { bind: base.mta }) };
-        const address = target !== undefined ? (isIP(target.host) ? target.host : undefined)
-          : options.resolveMx === false ? undefined : await firstMxAddress(domain);
-        const script = scriptDelivery(ic, { ...base, ip: address }, recipients, options.unforcedReply ?? DEFAULT_UNFORCED);
-        if (script === undefined) return real === undefined ? next(CONT) : next(OK, real);
-        const fake = await mx!.route(script);
-        next(OK, { exchange: fake.host, port: fake.port, priority: 0 });
-      })().catch((err: unknown) => {
-        // A bad route or an attempt the engine refuses (say a malformed note) must not stall the queue.
+      if (decide === undefined) return next(CONT);
+      let attempt: Attempt;
+      try {
+        attempt = attemptOf(hmail, domain, options);
+      } catch (err) {
         this.logerror(`smtp-intercept: delivery to ${domain} not checked: ${String(err)}`);
-        if (real === undefined) next(CONT);
-        else next(OK, real);
-      });
+        return next(CONT);
+      }
+      const recipients = hmail.todo.rcpt_to.map((r) => (typeof r.address === 'function' ? r.address() : String(r.address)));
+      void decide(domain, attempt, recipients).then((mx) => (mx === undefined ? next(CONT) : next(OK, mx)));
     },
 
     shutdown() {
-      void mx?.close();
       void stop?.();
     },
   };

@@ -24,12 +24,12 @@ export class ChildHost<T> {
     return this.#output;
   }
 
-  /** Waits until `ready()` holds, failing with the child's output if it exits or takes over 20 s. */
-  async started(ready: () => boolean): Promise<void> {
+  /** Waits until `ready()` holds, failing with the child's output if it exits or takes over `timeoutMs`. */
+  async started(ready: () => boolean, timeoutMs = 20_000): Promise<void> {
     const since = Date.now();
     while (!ready()) {
       if (this.child.exitCode !== null) throw new Error(`${this.name} exited (${this.child.exitCode}):\n${this.#output}`);
-      if (Date.now() - since > 20_000) { this.child.kill('SIGKILL'); throw new Error(`${this.name} did not start in 20 s:\n${this.#output}`); }
+      if (Date.now() - since > timeoutMs) { this.child.kill('SIGKILL'); throw new Error(`${this.name} did not start in ${timeoutMs} ms:\n${this.#output}`); }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
