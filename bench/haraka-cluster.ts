@@ -113,12 +113,14 @@ if (cluster.isWorker) {
 
   const lags: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const forced = new Promise<number[]>((resolve) => {
+    const forced = new Promise<number[]>((resolve, reject) => {
       const times: number[] = [];
+      // A round that never completes fails the benchmark instead of hanging it.
+      const deadline = setTimeout(() => reject(new Error(`round ${round}: ${WORKERS - times.length} worker(s) did not force the rule within 10 s`)), 10_000);
       const onMessage = (_w: unknown, m: { round?: number; forcedAt?: number }) => {
         if (m.round !== round || m.forcedAt === undefined) return;
         times.push(m.forcedAt);
-        if (times.length === WORKERS) { cluster.off('message', onMessage); resolve(times); }
+        if (times.length === WORKERS) { clearTimeout(deadline); cluster.off('message', onMessage); resolve(times); }
       };
       cluster.on('message', onMessage);
     });
