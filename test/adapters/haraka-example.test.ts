@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ErrorsClient } from '../../src/client/index.js';
 import { ChildHost } from '../helpers/child-host.js';
@@ -33,7 +33,6 @@ describe('examples/haraka', () => {
     // What `npm install` would put there, linked from this repository.
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(resolve('.'), join(dir, 'node_modules', 'smtp-intercept'), 'dir');
-    symlinkSync(dirname(createRequire(import.meta.url).resolve('smtp-server/package.json')), join(dir, 'node_modules', 'smtp-server'), 'dir');
     const [smtpPort, httpPort] = [await freePort(), await freePort()];
     const move = (file: string, from: string, to: string) => {
       const text = readFileSync(join(dir, file), 'utf8');

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { createFakeMx, type FakeMx } from '../../src/adapters/smtp-server.js';
+import { createFakeMx, type FakeMx } from '../../src/testing/fake-mx.js';
 import { ErrorsClient } from '../../src/client/index.js';
 import { Interceptor } from '../../src/index.js';
 import { type Haraka, type Nodes, startHaraka, workersOf } from '../helpers/haraka.js';

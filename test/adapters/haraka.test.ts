@@ -62,7 +62,7 @@ describe('Haraka plugin (real Haraka outbound)', () => {
     assert.deepEqual(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@retry.test')).length, 1);
   });
 
-  it('a 421 at RCPT (smtp-server then closes the connection) defers that recipient with the exact reply', async () => {
+  it('a 421 at RCPT (the connection then closes) defers that recipient with the exact reply', async () => {
     await api.add({ domain: 'close.test', code: 421, extended: '4.7.0', description: 'Too many connections' });
     await send(['x@close.test']);
     const deferred = await haraka.waitFor((r) => r.hook === 'deferred' && r.domain === 'close.test');
