@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { AttemptCache } from './attempt-cache.js';
+import { checkChannel, publishStoreError, ruleAddedChannel, ruleRemovedChannel, ruleUpdatedChannel } from './diagnostics.js';
 import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
 import { ExpiryQueue } from './expiry-queue.js';
@@ -60,7 +61,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       rules: () => this.#index.values(),
       install: (rule) => this.#install(rule),
       uninstall: (id, reason) => this.#delete(id, reason),
-      error: (err) => this.emit('error', err),
+      error: (err) => { publishStoreError(this, 'background', err); this.emit('error', err); },
     }, store, clusterStore);
   }
 
@@ -92,7 +93,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const previous = this.#index.get(id);
       const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.hits ?? 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
-      await this.#persistence.put(rule);
+      await this.#persistence.put(rule).catch((err: unknown) => { publishStoreError(this, 'add', err); throw err; });
       this.#install(rule);
       this.#persistence.added(rule);
       return rule;
@@ -110,7 +111,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return this.#persistence.serial(async () => {
       const rule = this.#index.get(id);
       if (!rule) return undefined;
-      await this.#persistence.delete([rule]);
+      await this.#persistence.delete([rule]).catch((err: unknown) => { publishStoreError(this, 'remove', err); throw err; });
       return this.#delete(id, 'deleted');
     });
   }
@@ -148,7 +149,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     await this.ready();
     return this.#persistence.serial(async () => {
       const removed = [...this.#index.values()].filter((r) => scope === undefined || r.cluster === (scope === 'cluster'));
-      await this.#persistence.clear(removed, scope);
+      await this.#persistence.clear(removed, scope).catch((err: unknown) => { publishStoreError(this, 'clear', err); throw err; });
       if (removed.length === this.#index.size) {
         this.#index.clear();
         this.#expiry.clear();
@@ -156,7 +157,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         for (const rule of removed) this.#index.delete(rule.id);
       }
       if (removed.length > 0) this.#changed(false);
-      for (const rule of removed) this.emit('rule:removed', rule, 'cleared');
+      for (const rule of removed) this.#removed(rule, 'cleared');
       return removed.length;
     });
   }
@@ -169,6 +170,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   check(attempt: Attempt): ForcedResult | undefined {
     const result = this.#check(attempt);
     if (this.#observed) for (const observer of this.#observers) observer(attempt, result);
+    // One property read when nobody subscribed: the payload is built only for a subscriber.
+    if (checkChannel.hasSubscribers) checkChannel.publish({ interceptor: this, attempt, result });
     return result;
   }
 
@@ -259,16 +262,26 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     const previous = this.#index.set(rule);
     if (rule.expires !== undefined) this.#expiry.push(rule);
     this.#changed(rule.expires !== undefined);
-    if (previous) this.emit('rule:updated', rule, previous);
-    else this.emit('rule:added', rule);
+    if (previous) {
+      this.emit('rule:updated', rule, previous);
+      if (ruleUpdatedChannel.hasSubscribers) ruleUpdatedChannel.publish({ interceptor: this, rule, previous });
+    } else {
+      this.emit('rule:added', rule);
+      if (ruleAddedChannel.hasSubscribers) ruleAddedChannel.publish({ interceptor: this, rule });
+    }
   }
 
   #delete(id: string, reason: RemovalReason): Rule | undefined {
     const rule = this.#index.delete(id);
     if (!rule) return undefined;
     this.#changed(false);
-    this.emit('rule:removed', rule, reason);
+    this.#removed(rule, reason);
     return rule;
+  }
+
+  #removed(rule: Rule, reason: RemovalReason): void {
+    this.emit('rule:removed', rule, reason);
+    if (ruleRemovedChannel.hasSubscribers) ruleRemovedChannel.publish({ interceptor: this, rule, reason });
   }
 
   #live(rule: Rule, now: number): boolean {
