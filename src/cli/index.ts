@@ -15,9 +15,11 @@ Options:
   --http-port <port>    REST API port, 0 for a free one            (default 8025)
   --rules <file>        rule file                                  (default ./smtp-intercept.json)
   --token <token>       API bearer token (or SMTP_INTERCEPT_TOKEN; generated and printed when neither)
+  --metrics-public      serve GET /metrics without the token
   --help                show this help
 
-API: /v1/errors (rules), GET /v1/attempts (recent attempts), GET /v1/messages (accepted mail).
+API: /v1/errors (rules), GET /v1/attempts (recent attempts), GET /v1/attempts/stream (live, server-sent
+events), GET /v1/messages (accepted mail), GET /metrics (Prometheus). Dashboard: http://<host>:<http-port>/
 `;
 
 function port(value: string | undefined, fallback: number, flag: string): number {
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
       'http-port': { type: 'string' },
       rules: { type: 'string' },
       token: { type: 'string' },
+      'metrics-public': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -54,9 +57,11 @@ async function main(argv: string[]): Promise<number> {
     rules: values.rules ?? './smtp-intercept.json',
     token,
     keep: 1000,
+    metricsPublic: values['metrics-public'] ?? false,
   });
   process.stdout.write(`smtp listening on ${served.smtp.host}:${served.smtp.port}\n`);
   process.stdout.write(`http listening on ${served.http.host}:${served.http.port}\n`);
+  process.stdout.write(`dashboard at http://${served.http.host.includes(':') ? `[${served.http.host}]` : served.http.host}:${served.http.port}/\n`);
   if (!given) process.stdout.write(`token ${token}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

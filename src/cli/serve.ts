@@ -12,6 +12,7 @@ import { authenticate, credentials } from '../http/auth.js';
 import { createErrorsHandler } from '../http/index.js';
 import { type ForcedResult, Interceptor } from '../index.js';
 import { FileStore } from '../stores/file.js';
+import { createObserveRoutes } from './observe-routes.js';
 
 /** Settings of a running `serve`. */
 export interface ServeOptions {
@@ -22,6 +23,8 @@ export interface ServeOptions {
   token: string;
   /** How many recent attempts and messages the API keeps. */
   keep: number;
+  /** Serve `GET /metrics` without the token. @default false */
+  metricsPublic?: boolean;
 }
 
 /** A running `serve`. */
@@ -55,7 +58,9 @@ export async function serve(options: ServeOptions): Promise<Served> {
   }
   const errors = createErrorsHandler(interceptor, { tokens: [{ token: options.token, name: 'cli' }] });
   const creds = credentials([options.token]);
+  const observe = createObserveRoutes({ interceptor, token: options.token, metricsPublic: options.metricsPublic ?? false });
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (observe.handle(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/v1/attempts' || path === '/v1/messages') {
       const requestId = randomBytes(8).toString('hex');
@@ -85,6 +90,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
       http.listen(options.httpPort, options.host, () => { http.off('error', reject); resolve(); });
     });
   } catch (err) {
+    observe.close();
     await mx.close();
     await interceptor.close();
     throw describeListenError(err, options.host, options.httpPort, '--http-port');
@@ -94,6 +100,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
     http: { host: options.host, port: (http.address() as AddressInfo).port },
     async close() {
       stopObserving();
+      observe.close(); // ends the live streams, which would keep the server open
       http.closeAllConnections();
       await Promise.all([mx.close(), new Promise<void>((resolve) => http.close(() => resolve()))]);
       await interceptor.close(); // waits for rule writes in flight
