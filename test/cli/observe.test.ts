@@ -1,8 +1,9 @@
 // serve's dashboard page, GET /metrics and GET /v1/attempts/stream, over real HTTP and SMTP.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { type Served, serve } from '../../src/cli/serve.js';
@@ -91,6 +92,10 @@ describe('serve: dashboard, metrics, live attempts', () => {
         attempt: { pool: null, mta: '127.0.0.1', domain: null, ip: '127.0.0.1', recipient: 'bob@gmail.com', tags: [], phase: 'rcpt' },
       });
     } finally { await s.close(); }
+  });
+
+  it('the asset is up to date: the committed page is what dashboard/ builds', () => {
+    execFileSync(process.execPath, ['dashboard/build.mjs', '--check'], { cwd: resolve(import.meta.dirname, '../..'), stdio: 'pipe' });
   });
 
   it(`refuses more than ${LIVE_LIMITS.streams} streams with a 503, and close() ends open streams`, async () => {
