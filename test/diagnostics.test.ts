@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, it } from 'node:test';
 import {
-  channels, type CheckMessage, Interceptor, MemoryStore, type RuleAddedMessage, type RuleRemovedMessage,
+  channels, type CheckMessage, Interceptor, type RuleAddedMessage, type RuleRemovedMessage,
   type RuleUpdatedMessage, type StoreErrorMessage, StoreUnavailableError,
 } from '../src/index.js';
+import { FailingStore } from './helpers/failing-store.js';
 
 const subscriptions: [string, (message: unknown) => void][] = [];
 function collect<T>(name: string): T[] {
@@ -16,17 +17,6 @@ function collect<T>(name: string): T[] {
 }
 afterEach(() => { for (const [name, fn] of subscriptions.splice(0)) unsubscribe(name, fn); });
 
-class FailingStore extends MemoryStore {
-  failing = false;
-  override async put(...args: Parameters<MemoryStore['put']>): Promise<void> {
-    if (this.failing) throw new Error('disk full');
-    return super.put(...args);
-  }
-  override async delete(...args: Parameters<MemoryStore['delete']>): Promise<void> {
-    if (this.failing) throw new Error('disk full');
-    return super.delete(...args);
-  }
-}
 
 describe('diagnostics channels', () => {
   it('names every channel smtp-intercept:<noun>:<event>', () => {
@@ -86,7 +76,7 @@ describe('diagnostics channels', () => {
     const ic = new Interceptor({ store });
     await ic.ready();
     await ic.add({ domain: 'gmail.com', code: 421 });
-    store.failing = true;
+    store.fail = true;
     await assert.rejects(ic.add({ domain: 'x.example', code: 421 }), StoreUnavailableError);
     await assert.rejects(ic.remove({ domain: 'gmail.com' }), StoreUnavailableError);
     assert.deepEqual(errors.map((m) => m.operation), ['add', 'remove']);
@@ -104,7 +94,7 @@ describe('diagnostics channels', () => {
     const events: unknown[] = [];
     ic.on('error', (err) => { events.push(err); });
     await ic.add({ domain: 'once.example', code: 550, times: 1 });
-    store.failing = true;
+    store.fail = true;
     ic.check({ domain: 'once.example' });
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(errors.map((m) => m.operation), ['background']);

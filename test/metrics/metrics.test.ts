@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { Interceptor, MemoryStore, StoreUnavailableError } from '../../src/index.js';
+import { Interceptor, StoreUnavailableError } from '../../src/index.js';
 import { MetricsCollector, prometheusText } from '../../src/metrics/index.js';
 import { registerMetrics } from '../../src/metrics/prom-client.js';
+import { FailingStore } from '../helpers/failing-store.js';
 
-class FailingStore extends MemoryStore {
-  failing = false;
-  override async put(...args: Parameters<MemoryStore['put']>): Promise<void> {
-    if (this.failing) throw new Error('disk full');
-    return super.put(...args);
-  }
-}
 
 /** Checks that exercise every label: passed, 4xx at rcpt, 5xx at mail, 2xx at data. */
 async function traffic(ic: Interceptor): Promise<void> {
@@ -58,7 +52,7 @@ describe('metrics', () => {
     const metrics = new MetricsCollector(ic);
     await ic.ready();
     await other.ready();
-    store.failing = true;
+    store.fail = true;
     await assert.rejects(ic.add({ domain: 'a.example', code: 421 }), StoreUnavailableError);
     await assert.rejects(ic.add({ domain: 'b.example', code: 421 }), StoreUnavailableError);
     await assert.rejects(other.add({ domain: 'c.example', code: 421 }), StoreUnavailableError);
