@@ -68,6 +68,8 @@ export function createObserveRoutes(options: ObserveRoutesOptions): ObserveRoute
         res.end(req.method === 'HEAD' ? undefined : body);
         return true;
       }
+      // A stream has no end for HEAD to describe.
+      if (req.method !== 'GET') throw new HttpError(405, 'validation_error', 'method_not_allowed', `${req.method ?? ''} is not allowed on ${path}; allowed: GET`, { allow: 'GET' });
       authenticate(creds, req.headers.authorization);
       if (!live.open(res, { 'x-request-id': requestId })) {
         throw new HttpError(503, 'api_error', 'too_many_streams', `at most ${LIVE_LIMITS.streams} live attempt streams may be open; close one (a dashboard tab) and retry`, { 'retry-after': '5' });

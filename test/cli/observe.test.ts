@@ -51,6 +51,7 @@ describe('serve: dashboard, metrics, live attempts', () => {
       assert.equal((await fetch(url(s, '/v1/attempts/stream'))).status, 401);
       assert.equal((await fetch(url(s, '/metrics'))).status, 401);
       assert.equal((await fetch(url(s, '/'), { method: 'POST' })).status, 405);
+      assert.equal((await fetch(url(s, '/v1/attempts/stream'), { method: 'HEAD', headers: auth })).status, 405);
     } finally { await s.close(); }
   });
 
