@@ -4,8 +4,9 @@
 // Every scenario is set up first; then the scenarios are measured in interleaved rounds and each keeps
 // its fastest round. On a shared machine other load only ever adds time, and interleaving spreads it
 // over all scenarios instead of penalising whichever ran during a burst.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { normalizeAttempt } from '../src/attempt.js';
-import { type Attempt, Interceptor } from '../src/index.js';
+import { type Attempt, channels, Interceptor } from '../src/index.js';
 import { LinearMatcher } from '../src/linear-matcher.js';
 import { hitAt, indices, missAt, ruleAt } from './workload.js';
 
@@ -84,6 +85,22 @@ for (const size of SIZES) {
 }
 
 measure(scenarios.filter((s) => s !== cached && s !== bare));
+
+// Phase 3, last: the same checks with a subscriber on the check channel. Everything above ran with no
+// subscriber ever attached (the state of a process that does not use the channels); a subscriber changes
+// the channel object's shape, which would also change the feedback the earlier scenarios ran with.
+let published = 0;
+const subscriber = () => { published++; };
+subscribe(channels.check, subscriber);
+const list10k = attempts(10_000, 20_000);
+const ic10k = await build(10_000, 0);
+const subscribedCached = scenario('cached check, check channel subscribed', 500_000, (i) => cachedIc.check(hot[i & 63]!));
+const subscribedUncached = scenario('uncached check, 10000 rules, subscribed', 50_000, (i) => ic10k.check(list10k[i % list10k.length]!));
+measure([subscribedCached, subscribedUncached]);
+unsubscribe(channels.check, subscriber);
+if (published === 0) throw new Error('the subscriber saw no check');
+notes.set(subscribedCached.name, `${(subscribedCached.best / cached.best).toFixed(2)}x the cached check without a subscriber`);
+notes.set(subscribedUncached.name, `${(subscribedUncached.best / uncached.get(10_000)!.best).toFixed(2)}x without a subscriber`);
 
 const fmt = (ns: number) => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
 const largest = SIZES[SIZES.length - 1]!;

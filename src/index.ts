@@ -17,3 +17,5 @@ export type { ErrorDetail } from './errors.js';
 export { MemoryStore, StoreOutcomeUnknownError, StoreUnavailableError } from './store.js';
 export type { RuleStore, StoreChange } from './store.js';
 export { restoreRule } from './stored-rule.js';
+export { channels } from './diagnostics.js';
+export type { CheckMessage, RuleAddedMessage, RuleRemovedMessage, RuleUpdatedMessage, StoreErrorMessage } from './diagnostics.js';

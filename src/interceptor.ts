@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { AttemptCache } from './attempt-cache.js';
+import { checkChannel, publishStoreError, ruleAddedChannel, ruleRemovedChannel, ruleUpdatedChannel } from './diagnostics.js';
 import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
 import { ExpiryQueue } from './expiry-queue.js';
@@ -64,7 +65,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       rules: () => this.#index.values(),
       install: (rule) => this.#install(rule),
       uninstall: (id, reason) => this.#delete(id, reason),
-      error: (err) => report(this, err),
+      error: (err) => { publishStoreError(this, 'background', err); report(this, err); },
     }, store, clusterStore);
   }
 
@@ -104,7 +105,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       await this.#persistence.put(rule, () => {
         rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
         this.#install(rule);
-      });
+      }).catch((err: unknown) => { publishStoreError(this, 'add', err); throw err; });
       if (this.#persistence.budgets.budgeted(rule)) await this.#persistence.budgets.added(rule);
       return rule;
     });
@@ -122,7 +123,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const rule = this.#index.get(id);
       if (!rule) return undefined;
       // A rule used up while its removal was written is gone already: it is still the one removed.
-      return this.#persistence.delete([rule], () => this.#delete(id, 'deleted') ?? rule);
+      return this.#persistence.delete([rule], () => this.#delete(id, 'deleted') ?? rule)
+        .catch((err: unknown) => { publishStoreError(this, 'remove', err); throw err; });
     });
   }
 
@@ -170,10 +172,10 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       if (removed.length > 0) this.#changed(false);
       for (const rule of removed) {
         this.#persistence.budgets.retired(rule);
-        notify(this, 'rule:removed', rule, 'cleared');
+        this.#removed(rule, 'cleared');
       }
       return removed.length;
-    }));
+    }).catch((err: unknown) => { publishStoreError(this, 'clear', err); throw err; }));
   }
 
   /**
@@ -195,6 +197,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         }
       }
     }
+    // One property read when nobody subscribed: the payload is built only for a subscriber.
+    if (checkChannel.hasSubscribers) checkChannel.publish({ interceptor: this, attempt, result });
     return result;
   }
 
@@ -294,8 +298,10 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (previous) {
       this.#persistence.budgets.retired(previous);
       notify(this, 'rule:updated', rule, previous);
+      if (ruleUpdatedChannel.hasSubscribers) ruleUpdatedChannel.publish({ interceptor: this, rule, previous });
     } else {
       notify(this, 'rule:added', rule);
+      if (ruleAddedChannel.hasSubscribers) ruleAddedChannel.publish({ interceptor: this, rule });
     }
   }
 
@@ -304,8 +310,13 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (!rule) return undefined;
     this.#changed(false);
     this.#persistence.budgets.retired(rule);
-    notify(this, 'rule:removed', rule, reason);
+    this.#removed(rule, reason);
     return rule;
+  }
+
+  #removed(rule: Rule, reason: RemovalReason): void {
+    notify(this, 'rule:removed', rule, reason);
+    if (ruleRemovedChannel.hasSubscribers) ruleRemovedChannel.publish({ interceptor: this, rule, reason });
   }
 
   #notReady(): never {

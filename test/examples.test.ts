@@ -23,6 +23,17 @@ describe('examples', () => {
     assert.match(out, /rejected: 400 mutually_exclusive mta/);
   });
 
+  it('diagnostics logs forced results and rule changes from the channels, and prints metrics', () => {
+    const lines = node(['examples/diagnostics.ts']).trim().split('\n');
+    const events = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; reply?: string; reason?: string });
+    // A rule used up by a check is removed within that check, before its result is published.
+    assert.deepEqual(events.map((e) => e.event), ['rule.added', 'rule.removed', 'smtp.forced']);
+    assert.equal(events[1]!.reason, 'exhausted');
+    assert.equal(events[2]!.reply, '421 4.0.0 try again later');
+    assert.ok(lines.includes('smtp_intercept_checks_total{outcome="deferred"} 1'), lines.join('\n'));
+    assert.ok(lines.includes('smtp_intercept_checks_total{outcome="passed"} 1'), lines.join('\n'));
+  });
+
   it('the node:test example passes', () => {
     const out = node(['--test', 'examples/testing/node-test.test.ts']);
     assert.match(out, /# pass 1/);

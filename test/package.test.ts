@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 const root = resolve(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown> };
 const subpaths = Object.keys(pkg.exports).filter((p) => p !== './package.json').map((p) => (p === '.' ? pkg.name : `${pkg.name}/${p.slice(2)}`));
-const ADAPTER_DIRS = ['/http/', '/stores/', '/adapters/', '/client/', '/testing/', '/smtp/', 'ioredis', 'smtp-server'];
+const ADAPTER_DIRS = ['/http/', '/stores/', '/adapters/', '/client/', '/testing/', '/smtp/', '/metrics/', '/cli/', 'ioredis', 'smtp-server', 'prom-client'];
 
 let dir: string;
 let tarball: string;
@@ -26,9 +26,9 @@ describe('packed package', () => {
     dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-pack-'));
     tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-    // ioredis and smtp-server are optional peer dependencies, needed only by their subpaths.
+    // ioredis, smtp-server and prom-client are optional peer dependencies, needed only by their subpaths.
     dev = (name: string, under = '') => `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', under, name, 'package.json'), 'utf8')) as { version: string }).version}`;
-    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball), dev('typescript'), dev('ioredis'), dev('smtp-server')]);
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball), dev('typescript'), dev('ioredis'), dev('smtp-server'), dev('prom-client')]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -31,7 +31,8 @@ export interface AttemptEntry {
 
 const field = (value: string | undefined): string | null => (value === undefined || value === '' ? null : value);
 
-function entry(attempt: Attempt, result: ForcedResult | undefined): AttemptEntry {
+/** The entry of one checked attempt, as `GET /v1/attempts` and its live stream give it. */
+export function attemptEntry(attempt: Attempt, result: ForcedResult | undefined): AttemptEntry {
   const tags = attempt.tags === undefined ? [] : typeof attempt.tags === 'string' ? [attempt.tags] : [...attempt.tags];
   return {
     at: new Date().toISOString(),
@@ -64,7 +65,7 @@ export class AttemptLog {
   constructor(interceptor: Interceptor, readonly capacity: number) {
     this.#ring = new Array<AttemptEntry | undefined>(capacity);
     this.#stop = interceptor.observe((attempt, result) => {
-      this.#ring[this.#next % capacity] = entry(attempt, result);
+      this.#ring[this.#next % capacity] = attemptEntry(attempt, result);
       this.#next++;
     });
   }

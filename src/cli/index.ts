@@ -19,9 +19,11 @@ Options:
   --max-stored-bytes <n>    raw bytes of accepted messages kept            (default ${D.maxStoredBytes})
   --request-timeout <ms>    time a client has to send a whole API request  (default ${D.requestTimeout})
   --max-connections <n>     open API connections; more are refused         (default ${D.maxConnections})
+  --metrics-public          serve GET /metrics without the token
   --help                    show this help
 
-API: /v1/errors (rules), GET /v1/attempts (recent attempts), GET /v1/messages (accepted mail).
+API: /v1/errors (rules), GET /v1/attempts (recent attempts), GET /v1/attempts/stream (live, server-sent
+events), GET /v1/messages (accepted mail), GET /metrics (Prometheus). Dashboard: http://<host>:<http-port>/
 `;
 
 // Once connections are told (smtp-server sends 421 after a one-second grace), nothing is left to wait
@@ -45,6 +47,7 @@ async function main(argv: string[]): Promise<void> {
   const served = await serve({ ...parsed.options, token });
   process.stdout.write(`smtp listening on ${authority(served.smtp.host, served.smtp.port)}\n`);
   process.stdout.write(`http listening on ${authority(served.http.host, served.http.port)}\n`);
+  process.stdout.write(`dashboard at http://${authority(served.http.host, served.http.port)}/\n`);
   if (parsed.token === undefined) process.stdout.write(`token ${token}\n`);
   const stop = (signal: string) => {
     process.stdout.write(`${signal}: shutting down\n`);

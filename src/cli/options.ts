@@ -63,6 +63,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       'max-stored-bytes': { type: 'string' },
       'request-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
+      'metrics-public': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -87,6 +88,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       maxStoredBytes: integer(values['max-stored-bytes'], D.maxStoredBytes, '--max-stored-bytes', 1024, Number.MAX_SAFE_INTEGER, 'a number of bytes'),
       requestTimeout: integer(values['request-timeout'], D.requestTimeout, '--request-timeout', 100, 3_600_000, 'milliseconds'),
       maxConnections: integer(values['max-connections'], D.maxConnections, '--max-connections', 1, 100_000, 'a count'),
+      metricsPublic: values['metrics-public'] ?? false,
     },
   };
 }

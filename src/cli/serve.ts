@@ -13,6 +13,7 @@ import { createErrorsHandler } from '../http/index.js';
 import { Interceptor } from '../index.js';
 import { FileStore } from '../stores/file.js';
 import { AttemptLog } from './attempt-log.js';
+import { createObserveRoutes } from './observe-routes.js';
 import { createRecordsHandler } from './records-api.js';
 
 /** Settings of a running `serve`, validated by `parseServeArgs`. */
@@ -29,6 +30,8 @@ export interface ServeOptions {
   requestTimeout: number;
   /** Most open HTTP connections; more are refused. */
   maxConnections: number;
+  /** Serve `GET /metrics` without the token. @default false */
+  metricsPublic?: boolean;
 }
 
 /** A running `serve`. */
@@ -75,7 +78,9 @@ export async function serve(options: ServeOptions): Promise<Served> {
     started.push(() => mx.close());
 
     const records = createRecordsHandler({ token: options.token, attempts, messages: mx.store });
-    const http = httpServer((req, res) => { if (!records(req, res)) errors(req, res); }, options);
+    const observe = createObserveRoutes({ interceptor, token: options.token, metricsPublic: options.metricsPublic ?? false });
+    started.push(() => observe.close()); // ends the live streams, which would keep the server open
+    const http = httpServer((req, res) => { if (!observe.handle(req, res) && !records(req, res)) errors(req, res); }, options);
     try {
       await new Promise<void>((done, reject) => {
         http.once('error', reject);

@@ -2,23 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Interceptor, MemoryStore, type RuleJSON, type RuleStore, StoreUnavailableError } from '../../src/index.js';
 import { testRuleStore } from '../../src/testing/index.js';
+import { FailingStore } from '../helpers/failing-store.js';
 
 describe('MemoryStore conformance', () => {
   testRuleStore(() => new MemoryStore()); // node:test's it by default
 });
-
-/** A store whose writes fail on demand: the engine must then change nothing. */
-class FailingStore extends MemoryStore {
-  fail = false;
-  override async put(rule: RuleJSON): Promise<number> {
-    if (this.fail) throw new Error('disk full');
-    return super.put(rule);
-  }
-  override async delete(ids: readonly string[]): Promise<number> {
-    if (this.fail) throw new Error('disk full');
-    return super.delete(ids);
-  }
-}
 
 describe('Interceptor with stores', () => {
   it('rejects add/remove when the store fails, leaving the rule set unchanged', async () => {
