@@ -79,7 +79,9 @@ export async function serve(options: ServeOptions): Promise<Served> {
 
     const records = createRecordsHandler({ token: options.token, attempts, messages: mx.store });
     const observe = createObserveRoutes({ interceptor, token: options.token, metricsPublic: options.metricsPublic ?? false });
-    started.push(() => observe.close()); // ends the live streams, which would keep the server open
+    let observing = true;
+    const stopObserving = () => { if (observing) { observing = false; observe.close(); } };
+    started.push(stopObserving);
     const http = httpServer((req, res) => { if (!observe.handle(req, res) && !records(req, res)) errors(req, res); }, options);
     try {
       await new Promise<void>((done, reject) => {
@@ -89,7 +91,11 @@ export async function serve(options: ServeOptions): Promise<Served> {
     } catch (err) {
       throw describeListenError(err, options.host, options.httpPort, '--http-port');
     }
-    started.push(() => new Promise<void>((done) => { http.close(() => done()); http.closeAllConnections(); }));
+    started.push(() => new Promise<void>((done) => {
+      stopObserving(); // ends the live streams cleanly first: they would keep the server open
+      http.close(() => done());
+      http.closeAllConnections();
+    }));
     return {
       smtp: { host: options.host, port: mx.port },
       http: { host: options.host, port: (http.address() as AddressInfo).port },
