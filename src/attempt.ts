@@ -2,7 +2,7 @@
  * A delivery attempt as the hot path sees it, and its normalisation to the same canonical forms rules
  * use. Normalisation runs only on a cache miss: the cache compares raw values.
  */
-import { addressDomain, normalizeHostname } from './domain.js';
+import { addressDomain, normalizeHostname, NULL_SENDER } from './domain.js';
 import { type ErrorDetail, ValidationError } from './errors.js';
 import { ipText, parseIp, type ParsedIp } from './ip.js';
 import type { Phase } from './rule-input.js';
@@ -31,6 +31,10 @@ export interface Attempt {
   tags?: string | readonly string[];
   /** SMTP stage being checked; when given, only rules for this phase match. */
   phase?: Phase;
+  /** Envelope sender (MAIL FROM): an address, or `<>` for the null sender of bounces and DSNs. */
+  sender?: string;
+  /** Host name of the MX the delivery goes to (e.g. `alt1.aspmx.l.google.com`). */
+  mx?: string;
 }
 
 /** @internal An attempt in canonical form. */
@@ -42,6 +46,11 @@ export interface NormalizedAttempt {
   readonly recipient: string | undefined;
   readonly tags: readonly string[];
   readonly phase: Phase | undefined;
+  /** Canonical address, or `<>`. */
+  readonly sender: string | undefined;
+  /** The sender's normalised domain; undefined for `<>`. */
+  readonly senderDomain: string | undefined;
+  readonly mx: string | undefined;
 }
 
 const PHASES: ReadonlySet<unknown> = new Set(['connect', 'mail', 'rcpt', 'data']);
@@ -129,6 +138,27 @@ export function normalizeAttempt(a: Attempt): NormalizedAttempt {
     if (typeof parsed === 'string') domain = parsed;
     else report({ code: 'invalid_format', message: `attempt.domain: ${parsed.problem}`, param: 'domain' });
   }
+  const senderText = text(a, 'sender');
+  let sender: string | undefined;
+  let senderDomain: string | undefined;
+  if (senderText === NULL_SENDER) sender = senderText;
+  else if (senderText !== undefined) {
+    const at = senderText.lastIndexOf('@');
+    const parsed = addressDomain(senderText, at);
+    if (typeof parsed === 'string') {
+      senderDomain = parsed;
+      sender = parsed.length === senderText.length - at - 1 && senderText.endsWith(parsed) ? senderText : `${senderText.slice(0, at)}@${parsed}`;
+    } else {
+      report({ code: 'invalid_format', message: `attempt.sender: ${parsed.problem} (the null sender is "<>")`, param: 'sender' });
+    }
+  }
+  const mxText = text(a, 'mx');
+  let mx: string | undefined;
+  if (mxText !== undefined) {
+    const parsed = normalizeHostname(mxText);
+    if (typeof parsed === 'string') mx = parsed;
+    else report({ code: 'invalid_format', message: `attempt.mx: ${parsed.problem}`, param: 'mx' });
+  }
   const tags = tagList(a.tags);
   const phase = a.phase === undefined ? undefined : PHASES.has(a.phase) ? a.phase : undefined;
   if (a.phase !== undefined && phase === undefined) {
@@ -139,5 +169,5 @@ export function normalizeAttempt(a: Attempt): NormalizedAttempt {
     problems = undefined;
     throw new ValidationError(found);
   }
-  return { pool, mta, domain, ip, recipient, tags, phase };
+  return { pool, mta, domain, ip, recipient, tags, phase, sender, senderDomain, mx };
 }
