@@ -7,6 +7,7 @@ import { AttemptCache } from './attempt-cache.js';
 import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
 import { ExpiryQueue } from './expiry-queue.js';
+import { type GateExplanation, GateState } from './gate-state.js';
 import { Persistence } from './persistence.js';
 import { seededRandom } from './prng.js';
 import { type ForcedResult, forcedResult } from './result.js';
@@ -37,6 +38,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #persistence: Persistence;
+  readonly #gates: GateState;
   readonly #observers = new Set<(attempt: Attempt, result: ForcedResult | undefined) => void>();
   /** A plain field, read on every check (cheaper than the Set's size getter). */
   #observed = false;
@@ -45,14 +47,16 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   constructor(options: InterceptorOptions = {}) {
     super();
-    const { cacheSize = 10_000, now = Date.now, random, seed, store, clusterStore } = options;
+    const { cacheSize = 10_000, now = Date.now, random, seed, store, clusterStore, stateSize = 100_000 } = options;
     const problems = [];
     if (!Number.isInteger(cacheSize) || cacheSize < 0) problems.push({ code: 'out_of_range', message: 'cacheSize must be an integer >= 0', param: 'cacheSize' });
+    if (!Number.isInteger(stateSize) || stateSize < 1) problems.push({ code: 'out_of_range', message: 'stateSize must be an integer >= 1', param: 'stateSize' });
     if (random !== undefined && seed !== undefined) problems.push({ code: 'mutually_exclusive', message: 'random and seed may not be used together', param: 'seed' });
     if (seed !== undefined && !Number.isFinite(seed)) problems.push({ code: 'invalid_type', message: 'seed must be a finite number', param: 'seed' });
     if (problems.length > 0) throw new ValidationError(problems);
     this.#cache = cacheSize > 0 ? new AttemptCache(cacheSize) : undefined;
     this.#now = now;
+    this.#gates = new GateState(stateSize);
     this.#random = random ?? (seed !== undefined ? seededRandom(seed) : Math.random);
     this.#persistence = new Persistence({
       now: this.#now,
@@ -205,17 +209,29 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         this.#persistence.refill(rule);
         continue;
       }
-      if (rule.probability !== undefined && rule.probability < 1 && this.#random() >= rule.probability) continue;
+      const options = rule.options;
+      if (options.probability !== undefined && options.probability < 1 && this.#random() >= options.probability) continue;
+      // Greylisting and rate limits decide per attempt from their state; a pass lets the next rule decide.
+      if ((options.greylist !== undefined || options.rate !== undefined) && !this.#gates.forces(rule, attempt, this.#now())) continue;
       return this.#apply(rule, attempt);
     }
     return undefined;
   }
 
-  /** The matching rules in precedence order and the winner, without side effects (no hit, no draw). */
+  /**
+   * The matching rules in precedence order and the winner, without side effects (no hit, no draw, no
+   * greylisting or rate state recorded). `gates` tells, for each greylisting or rate-limited candidate,
+   * its triplet or counter and when an attempt passes.
+   */
   explain(attempt: Attempt): Explanation {
     const now = this.#now();
     const candidates = this.#index.candidates(normalizeAttempt(attempt)).filter((r) => this.#live(r, now));
-    return { winner: candidates[0], candidates };
+    const gates: GateExplanation[] = [];
+    for (const rule of candidates) {
+      const gate = this.#gates.explain(rule, attempt, now);
+      if (gate !== undefined) gates.push(gate);
+    }
+    return { winner: candidates[0], candidates, gates };
   }
 
   /**

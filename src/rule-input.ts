@@ -198,8 +198,10 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
   const greylist = parseGreylist(ok('greylist'), p.add.bind(p));
   const rate = parseRate(ok('rate'), p.add.bind(p));
   // Greylisting and rate limits have the replies real servers give; each field stays overridable.
-  const gateReply = raw.greylist !== undefined && greylist !== undefined ? GREYLIST_REPLY : rate !== undefined ? RATE_REPLY : undefined;
-  if (requireCode && raw.code === undefined && gateReply === undefined) p.add('required', 'code', 'code is required');
+  const gateReply = greylist !== undefined ? GREYLIST_REPLY : rate !== undefined ? RATE_REPLY : undefined;
+  // A greylist or rate with a problem of its own is reported as such, not as a missing code.
+  const gated = greylist !== undefined || rate !== undefined || bad.has('greylist') || bad.has('rate') || p.list.some((d) => /^(greylist|rate)\./.test(d.param ?? ''));
+  if (requireCode && raw.code === undefined && !gated) p.add('required', 'code', 'code is required');
   const code = parseCode(ok('code'), p) ?? (raw.code === undefined ? gateReply?.code : undefined);
   let extended = ok('extended') ?? (gateReply !== undefined && code !== undefined && String(code)[0] === '4' ? gateReply.extended : undefined);
   if (extended !== undefined && code !== undefined && extended[0] !== String(code)[0]) {
@@ -257,7 +259,7 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
   const remote = (['domain', 'ip', 'recipient'] as const).filter((f) => raw[f] !== undefined);
   if (remote.length > 1) p.add('mutually_exclusive', remote[1]!, `${remote.join(', ')} may not be used together: a rule selects the remote side by one of them`);
   if (raw.expires !== undefined && raw.ttl !== undefined) p.add('mutually_exclusive', 'ttl', 'expires and ttl may not be used together');
-  p.list.push(...gateConflicts(raw, raw.greylist !== undefined && greylist !== undefined, raw.rate !== undefined));
+  p.list.push(...gateConflicts(raw, greylist !== undefined, raw.rate !== undefined));
 
   if (p.list.length > 0) throw new ValidationError(sortByField(p.list));
   return {
