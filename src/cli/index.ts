@@ -14,6 +14,7 @@ Options:
   --smtp-port <port>    SMTP port, 0 for a free one                (default 2525)
   --http-port <port>    REST API port, 0 for a free one            (default 8025)
   --rules <file>        rule file                                  (default ./smtp-intercept.json)
+  --hostname <name>     the MX host name to play: greeting, and attempts' mx (default: none)
   --token <token>       API bearer token (or SMTP_INTERCEPT_TOKEN; generated and printed when neither)
   --help                show this help
 
@@ -36,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
       'smtp-port': { type: 'string' },
       'http-port': { type: 'string' },
       rules: { type: 'string' },
+      hostname: { type: 'string' },
       token: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -54,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
     rules: values.rules ?? './smtp-intercept.json',
     token,
     keep: 1000,
+    ...(values.hostname === undefined ? {} : { hostname: values.hostname }),
   });
   process.stdout.write(`smtp listening on ${served.smtp.host}:${served.smtp.port}\n`);
   process.stdout.write(`http listening on ${served.http.host}:${served.http.port}\n`);

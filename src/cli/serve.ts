@@ -22,6 +22,8 @@ export interface ServeOptions {
   token: string;
   /** How many recent attempts and messages the API keeps. */
   keep: number;
+  /** The MX host name to play: said in the greeting and given to rules as the attempts' `mx`. */
+  hostname?: string;
 }
 
 /** A running `serve`. */
@@ -46,7 +48,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
   let mx: FakeMx;
   try {
     mx = await createFakeMx({
-      interceptor, host: options.host, port: options.smtpPort,
+      interceptor, host: options.host, port: options.smtpPort, ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
       onMessage: (m) => { messages.push(m); if (messages.length > options.keep) messages.shift(); },
     });
   } catch (err) {
