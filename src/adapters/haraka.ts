@@ -30,6 +30,8 @@ export interface HMailLike {
   todo: {
     domain: string;
     rcpt_to: readonly { address: string | (() => string) }[];
+    /** The envelope sender (an address-rfc2821 `Address`; no `user` for the null sender). */
+    mail_from?: { user?: string | null; host?: string | null };
     notes?: Record<string, unknown> & { get?: (path: string) => unknown };
   };
 }
@@ -86,15 +88,25 @@ function parseRoute(route: string): { host: string; port: number } {
   return { host: m[1]!, port: m[2] === undefined ? 25 : Number(m[2]) };
 }
 
-async function firstMxAddress(domain: string): Promise<string | undefined> {
+/** The first MX of `domain`: its host name (the attempt's `mx`) and address (the attempt's `ip`). */
+async function firstMx(domain: string): Promise<{ mx?: string; ip?: string }> {
+  let exchange: string | undefined;
   try {
     const mxs = (await resolveMx(domain)).sort((a, b) => a.priority - b.priority);
-    const exchange = mxs[0]?.exchange;
-    if (!exchange) return undefined;
-    return isIP(exchange) ? exchange : (await lookup(exchange)).address;
+    exchange = mxs[0]?.exchange;
+    if (!exchange) return {};
+    if (isIP(exchange)) return { ip: exchange };
+    return { mx: exchange, ip: (await lookup(exchange)).address };
   } catch {
-    return undefined; // Haraka reports DNS failures itself; ip rules simply cannot match
+    // Haraka reports DNS failures itself; ip (and, without an exchange, mx) rules simply cannot match.
+    return exchange === undefined ? {} : { mx: exchange };
   }
+}
+
+/** The envelope sender as rules see it: `<>` for the null sender. */
+function senderOf(from: { user?: string | null; host?: string | null } | undefined): string | undefined {
+  if (from === undefined) return undefined;
+  return from.user ? `${from.user}@${from.host ?? ''}` : '<>';
 }
 
 /**
@@ -142,6 +154,7 @@ export function createHarakaPlugin(given?: { interceptor: Interceptor } & Haraka
       const bind = note(notes, options.bindNote ?? 'bind') ?? options.bind;
       const base: Attempt = {
         domain,
+        sender: senderOf(hmail.todo.mail_from),
         pool: typeof pool === 'string' ? pool : undefined,
         mta: typeof bind === 'string' ? bind : undefined,
         tags: Array.isArray(rawTags) ? rawTags.map(String) : typeof rawTags === 'string' ? rawTags.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
@@ -153,9 +166,9 @@ export function createHarakaPlugin(given?: { interceptor: Interceptor } & Haraka
         const route = options.routes?.[domain.toLowerCase()];
         const target = route === undefined ? undefined : parseRoute(route);
         if (target !== undefined) real = { exchange: target.host, port: target.port, priority: 0, ...(base.mta === undefined ? {} : { bind: base.mta }) };
-        const address = target !== undefined ? (isIP(target.host) ? target.host : undefined)
-          : options.resolveMx === false ? undefined : await firstMxAddress(domain);
-        const script = scriptDelivery(ic, { ...base, ip: address }, recipients, options.unforcedReply ?? DEFAULT_UNFORCED);
+        const remote = target !== undefined ? (isIP(target.host) ? { ip: target.host } : { mx: target.host })
+          : options.resolveMx === false ? {} : await firstMx(domain);
+        const script = scriptDelivery(ic, { ...base, ...remote }, recipients, options.unforcedReply ?? DEFAULT_UNFORCED);
         if (script === undefined) return real === undefined ? next(CONT) : next(OK, real);
         const fake = await mx!.route(script);
         next(OK, { exchange: fake.host, port: fake.port, priority: 0 });
