@@ -38,7 +38,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #persistence: Persistence;
-  readonly #gates: GateState;
+  /** Made on the first greylisting or rate-limited check: lru-cache preallocates arrays of `stateSize`. */
+  #gates: GateState | undefined;
+  readonly #stateSize: number;
   readonly #observers = new Set<(attempt: Attempt, result: ForcedResult | undefined) => void>();
   /** A plain field, read on every check (cheaper than the Set's size getter). */
   #observed = false;
@@ -56,7 +58,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (problems.length > 0) throw new ValidationError(problems);
     this.#cache = cacheSize > 0 ? new AttemptCache(cacheSize) : undefined;
     this.#now = now;
-    this.#gates = new GateState(stateSize);
+    this.#stateSize = stateSize;
     this.#random = random ?? (seed !== undefined ? seededRandom(seed) : Math.random);
     this.#persistence = new Persistence({
       now: this.#now,
@@ -212,7 +214,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const options = rule.options;
       if (options.probability !== undefined && options.probability < 1 && this.#random() >= options.probability) continue;
       // Greylisting and rate limits decide per attempt from their state; a pass lets the next rule decide.
-      if ((options.greylist !== undefined || options.rate !== undefined) && !this.#gates.forces(rule, attempt, this.#now())) continue;
+      if ((options.greylist !== undefined || options.rate !== undefined) && !(this.#gates ??= new GateState(this.#stateSize)).forces(rule, attempt, this.#now())) continue;
       return this.#apply(rule, attempt);
     }
     return undefined;
@@ -228,7 +230,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     const candidates = this.#index.candidates(normalizeAttempt(attempt)).filter((r) => this.#live(r, now));
     const gates: GateExplanation[] = [];
     for (const rule of candidates) {
-      const gate = this.#gates.explain(rule, attempt, now);
+      const gate = rule.greylist !== undefined || rule.rate !== undefined ? (this.#gates ??= new GateState(this.#stateSize)).explain(rule, attempt, now) : undefined;
       if (gate !== undefined) gates.push(gate);
     }
     return { winner: candidates[0], candidates, gates };

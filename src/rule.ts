@@ -81,25 +81,28 @@ interface RuleOptions {
   readonly priority: number;
   readonly phase: Phase;
   readonly delay: number;
-  readonly sender: string | undefined;
-  readonly mx: string | undefined;
-  readonly greylist: GreylistSpec | undefined;
-  readonly rate: RateSpec | undefined;
+  // Present only on rules that set one of them: a rule with other options keeps its smaller object
+  // (measured: 4 fields more cost every such rule 32 bytes at 100k rules).
+  readonly sender?: string | undefined;
+  readonly mx?: string | undefined;
+  readonly greylist?: GreylistSpec | undefined;
+  readonly rate?: RateSpec | undefined;
 }
 
 const DEFAULT_OPTIONS: RuleOptions = Object.freeze({
   extended: undefined, description: undefined, probability: undefined, expires: undefined, priority: 0, phase: 'rcpt', delay: 0,
-  sender: undefined, mx: undefined, greylist: undefined, rate: undefined,
 });
 
 function optionsOf(spec: RuleSpec): RuleOptions {
   const { extended, description, probability, expires, priority, phase, delay, greylist, rate } = spec;
   const sender = spec.sender?.text;
   const mx = spec.mx?.text;
+  if (sender !== undefined || mx !== undefined || greylist !== undefined || rate !== undefined) {
+    return Object.freeze({ extended, description, probability, expires, priority, phase, delay, sender, mx, greylist, rate });
+  }
   if (extended === undefined && description === undefined && probability === undefined && expires === undefined
-    && priority === 0 && phase === 'rcpt' && delay === 0 && sender === undefined && mx === undefined
-    && greylist === undefined && rate === undefined) return DEFAULT_OPTIONS;
-  return Object.freeze({ extended, description, probability, expires, priority, phase, delay, sender, mx, greylist, rate });
+    && priority === 0 && phase === 'rcpt' && delay === 0) return DEFAULT_OPTIONS;
+  return Object.freeze({ extended, description, probability, expires, priority, phase, delay });
 }
 
 /**
