@@ -108,6 +108,32 @@ function badTags(): readonly string[] {
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
 
+/** The domain of the last address {@link address} normalised: module state, not a pair per call. */
+let addressDomainFound: string | undefined;
+
+/** The canonical form of address `value` of `field` (local part as given, domain normalised); its domain in `addressDomainFound`. */
+function address(value: string | undefined, field: 'recipient' | 'sender'): string | undefined {
+  addressDomainFound = undefined;
+  if (value === undefined) return undefined;
+  const at = value.lastIndexOf('@');
+  const parsed = addressDomain(value, at);
+  if (typeof parsed !== 'string') {
+    const hint = field === 'sender' ? ' (the null sender is "<>")' : '';
+    return report({ code: 'invalid_format', message: `attempt.${field}: ${parsed.problem}${hint}`, param: field });
+  }
+  addressDomainFound = parsed;
+  // An address whose domain is already canonical is used as is (no new string).
+  return parsed.length === value.length - at - 1 && value.endsWith(parsed) ? value : `${value.slice(0, at)}@${parsed}`;
+}
+
+/** The normalised host name in `field`. */
+function host(a: Attempt, field: 'domain' | 'mx'): string | undefined {
+  const value = text(a, field);
+  if (value === undefined) return undefined;
+  const parsed = normalizeHostname(value);
+  return typeof parsed === 'string' ? parsed : report({ code: 'invalid_format', message: `attempt.${field}: ${parsed.problem}`, param: field });
+}
+
 /** @internal Validates and normalises an attempt; throws a {@link ValidationError} naming every bad field. */
 export function normalizeAttempt(a: Attempt): NormalizedAttempt {
   if (typeof a !== 'object' || a === null) {
@@ -119,46 +145,13 @@ export function normalizeAttempt(a: Attempt): NormalizedAttempt {
   const mta = mtaText === undefined ? undefined : ipText(mtaText) ?? notIp('mta', mtaText);
   const ipRaw = text(a, 'ip');
   const ip = ipRaw === undefined ? undefined : parseIp(ipRaw) ?? notIp('ip', ipRaw);
-  const recipientText = text(a, 'recipient');
-  let recipient: string | undefined;
-  let domain: string | undefined;
-  if (recipientText !== undefined) {
-    const at = recipientText.lastIndexOf('@');
-    const parsed = addressDomain(recipientText, at);
-    if (typeof parsed === 'string') {
-      domain = parsed;
-      recipient = parsed.length === recipientText.length - at - 1 && recipientText.endsWith(parsed) ? recipientText : `${recipientText.slice(0, at)}@${parsed}`;
-    } else {
-      report({ code: 'invalid_format', message: `attempt.recipient: ${parsed.problem}`, param: 'recipient' });
-    }
-  }
-  const domainText = text(a, 'domain');
-  if (domainText !== undefined) {
-    const parsed = normalizeHostname(domainText);
-    if (typeof parsed === 'string') domain = parsed;
-    else report({ code: 'invalid_format', message: `attempt.domain: ${parsed.problem}`, param: 'domain' });
-  }
+  const recipient = address(text(a, 'recipient'), 'recipient');
+  const recipientDomain = addressDomainFound;
+  const domain = host(a, 'domain') ?? recipientDomain;
   const senderText = text(a, 'sender');
-  let sender: string | undefined;
-  let senderDomain: string | undefined;
-  if (senderText === NULL_SENDER) sender = senderText;
-  else if (senderText !== undefined) {
-    const at = senderText.lastIndexOf('@');
-    const parsed = addressDomain(senderText, at);
-    if (typeof parsed === 'string') {
-      senderDomain = parsed;
-      sender = parsed.length === senderText.length - at - 1 && senderText.endsWith(parsed) ? senderText : `${senderText.slice(0, at)}@${parsed}`;
-    } else {
-      report({ code: 'invalid_format', message: `attempt.sender: ${parsed.problem} (the null sender is "<>")`, param: 'sender' });
-    }
-  }
-  const mxText = text(a, 'mx');
-  let mx: string | undefined;
-  if (mxText !== undefined) {
-    const parsed = normalizeHostname(mxText);
-    if (typeof parsed === 'string') mx = parsed;
-    else report({ code: 'invalid_format', message: `attempt.mx: ${parsed.problem}`, param: 'mx' });
-  }
+  const sender = senderText === NULL_SENDER ? senderText : address(senderText, 'sender');
+  const senderDomain = senderText === NULL_SENDER ? undefined : addressDomainFound;
+  const mx = host(a, 'mx');
   const tags = tagList(a.tags);
   const phase = a.phase === undefined ? undefined : PHASES.has(a.phase) ? a.phase : undefined;
   if (a.phase !== undefined && phase === undefined) {
