@@ -58,6 +58,9 @@ function tripletOf(a: NormalizedAttempt): Triplet {
   return { client: clientOf(a), sender: a.sender ?? '', recipient: a.recipient ?? '' };
 }
 
+/** The table key of `rule`'s record of triplet `t`. */
+const tripletKey = (rule: Rule, t: Triplet): string => rule.id + KEY_SEPARATOR + t.client + KEY_SEPARATOR + t.sender + KEY_SEPARATOR + t.recipient;
+
 function rateKey(rule: Rule, rate: RateSpec, a: NormalizedAttempt): string {
   if (rate.per === 'rule') return rule.id;
   if (rate.per === 'ip') return a.ip?.text ?? '';
@@ -85,8 +88,7 @@ export class GateState {
   }
 
   #greylist(rule: Rule, g: GreylistSpec, a: NormalizedAttempt, now: number): boolean {
-    const t = tripletOf(a);
-    const key = rule.id + KEY_SEPARATOR + t.client + KEY_SEPARATOR + t.sender + KEY_SEPARATOR + t.recipient;
+    const key = tripletKey(rule, tripletOf(a));
     const seen = this.#seen.get(key);
     if (seen === undefined || stale(seen, g, now)) {
       this.#seen.set(key, { first: now, passed: undefined });
@@ -117,8 +119,7 @@ export class GateState {
     const { greylist, rate } = rule.options;
     if (greylist !== undefined) {
       const triplet = tripletOf(a);
-      const key = rule.id + KEY_SEPARATOR + triplet.client + KEY_SEPARATOR + triplet.sender + KEY_SEPARATOR + triplet.recipient;
-      const seen = this.#seen.peek(key);
+      const seen = this.#seen.peek(tripletKey(rule, triplet));
       if (seen === undefined || stale(seen, greylist, now)) return { rule, kind: 'greylist', triplet, state: 'new', passAt: now + greylist.delay };
       const passAt = seen.passed ?? seen.first + greylist.delay;
       return { rule, kind: 'greylist', triplet, state: passAt <= now ? 'passing' : 'waiting', passAt };
@@ -131,6 +132,7 @@ export class GateState {
     return { rule, kind: 'rate', key, available: Math.floor(tokens), passAt };
   }
 
+  /** Forgets every triplet and counter (all rules were cleared: a rule added again starts afresh). */
   clear(): void {
     this.#seen.clear();
     this.#buckets.clear();

@@ -158,6 +158,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       if (removed.length === this.#index.size) {
         this.#index.clear();
         this.#expiry.clear();
+        this.#gates?.clear();
       } else {
         for (const rule of removed) this.#index.delete(rule.id);
       }

@@ -75,6 +75,17 @@ describe('greylisting', () => {
     assert.deepEqual(ic.explain(triplet).gates.map((g) => [g.kind, 'state' in g && g.state, g.passAt]), [['greylist', 'waiting', first + 300 * S]]);
   });
 
+  it('starts afresh when every rule is cleared', async () => {
+    const { ic, advance } = setup();
+    await ic.add({ greylist: true });
+    ic.check(triplet);
+    advance(300 * S);
+    assert.equal(ic.check(triplet), undefined);
+    await ic.clear();
+    await ic.add({ greylist: true });
+    assert.ok(ic.check(triplet), 'the same rule added again greylists the triplet again');
+  });
+
   it('forgets the least recently used triplet beyond stateSize', async () => {
     const { ic, advance } = setup({ stateSize: 2 });
     await ic.add({ greylist: true });
