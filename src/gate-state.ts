@@ -5,7 +5,8 @@
  */
 import { LRUCache } from 'lru-cache';
 import { type Attempt, normalizeAttempt, type NormalizedAttempt } from './attempt.js';
-import { KEY_SEPARATOR, type Rule } from './rule.js';
+import type { Rule } from './rule.js';
+import { KEY_SEPARATOR } from './shape.js';
 import type { GreylistSpec, RateSpec } from './gate-input.js';
 import { networkKey } from './ip.js';
 

@@ -2,7 +2,8 @@
  * The precedence order between rules that match the same attempt (see docs/precedence.md).
  * Both the index and the reference matcher sort candidates with this one function.
  */
-import { BIT, type Rule } from './rule.js';
+import type { Rule } from './rule.js';
+import { BIT } from './shape.js';
 
 /** Selectors from the least to the most specific: step 3 compares bound sets in this order. */
 const RANKED = [BIT.pool, BIT.mta, BIT.domain, BIT.mx, BIT.ip, BIT.sender, BIT.recipient, BIT.tag];

@@ -12,7 +12,8 @@ import type { NormalizedAttempt } from './attempt.js';
 import { networkKey } from './ip.js';
 import { combine, hashNumber, hashPart, hashSuffixes, hashText, KEY_SEED, KeyFilter } from './key-filter.js';
 import { comparePrecedence } from './precedence.js';
-import { BIT, KEY_SEPARATOR, mxVariant, remoteVariant, type Rule, SENDER_DOMAIN, senderVariant } from './rule.js';
+import type { Rule } from './rule.js';
+import { BIT, KEY_SEPARATOR, mxVariant, remoteVariant, SENDER_DOMAIN, senderVariant } from './shape.js';
 
 /** Rules sharing a shape and key differ only in `cluster`: at most two, kept as a rule or a pair. */
 type Slot = Rule | Rule[];
