@@ -18,6 +18,8 @@ interface Entry {
   readonly ip: string | undefined;
   readonly recipient: string | undefined;
   readonly phase: string | undefined;
+  readonly sender: string | undefined;
+  readonly mx: string | undefined;
   /** A copy: the caller may reuse and mutate its array. */
   readonly tags: string | readonly string[] | undefined;
   readonly rules: readonly Rule[];
@@ -36,7 +38,7 @@ function primary(a: Attempt): string {
 
 function matches(e: Entry, a: Attempt): boolean {
   return e.recipient === a.recipient && e.domain === a.domain && e.ip === a.ip && e.mta === a.mta
-    && e.pool === a.pool && e.phase === a.phase && sameTags(e.tags, a.tags);
+    && e.pool === a.pool && e.phase === a.phase && e.sender === a.sender && e.mx === a.mx && sameTags(e.tags, a.tags);
 }
 
 function sameTags(x: string | readonly string[] | undefined, y: string | readonly string[] | undefined): boolean {
@@ -77,7 +79,7 @@ export class AttemptCache {
     const key = primary(a);
     const tags = a.tags;
     const entry: Entry = {
-      pool: a.pool, mta: a.mta, domain: a.domain, ip: a.ip, recipient: a.recipient, phase: a.phase,
+      pool: a.pool, mta: a.mta, domain: a.domain, ip: a.ip, recipient: a.recipient, phase: a.phase, sender: a.sender, mx: a.mx,
       tags: typeof tags === 'object' && tags !== null ? [...tags] : tags, rules,
     };
     const found = this.#lru.get(key);

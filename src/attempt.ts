@@ -2,7 +2,7 @@
  * A delivery attempt as the hot path sees it, and its normalisation to the same canonical forms rules
  * use. Normalisation runs only on a cache miss: the cache compares raw values.
  */
-import { addressDomain, normalizeHostname } from './domain.js';
+import { addressDomain, normalizeHostname, NULL_SENDER } from './domain.js';
 import { type ErrorDetail, ValidationError } from './errors.js';
 import { ipText, parseIp, type ParsedIp } from './ip.js';
 import type { Phase } from './rule-input.js';
@@ -31,6 +31,10 @@ export interface Attempt {
   tags?: string | readonly string[];
   /** SMTP stage being checked; when given, only rules for this phase match. */
   phase?: Phase;
+  /** Envelope sender (MAIL FROM): an address, or `<>` for the null sender of bounces and DSNs. */
+  sender?: string;
+  /** Host name of the MX the delivery goes to (e.g. `alt1.aspmx.l.google.com`). */
+  mx?: string;
 }
 
 /** @internal An attempt in canonical form. */
@@ -42,6 +46,11 @@ export interface NormalizedAttempt {
   readonly recipient: string | undefined;
   readonly tags: readonly string[];
   readonly phase: Phase | undefined;
+  /** Canonical address, or `<>`. */
+  readonly sender: string | undefined;
+  /** The sender's normalised domain; undefined for `<>`. */
+  readonly senderDomain: string | undefined;
+  readonly mx: string | undefined;
 }
 
 const PHASES: ReadonlySet<unknown> = new Set(['connect', 'mail', 'rcpt', 'data']);
@@ -99,6 +108,32 @@ function badTags(): readonly string[] {
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
 
+/** The domain of the last address {@link address} normalised: module state, not a pair per call. */
+let addressDomainFound: string | undefined;
+
+/** The canonical form of address `value` of `field` (local part as given, domain normalised); its domain in `addressDomainFound`. */
+function address(value: string | undefined, field: 'recipient' | 'sender'): string | undefined {
+  addressDomainFound = undefined;
+  if (value === undefined) return undefined;
+  const at = value.lastIndexOf('@');
+  const parsed = addressDomain(value, at);
+  if (typeof parsed !== 'string') {
+    const hint = field === 'sender' ? ' (the null sender is "<>")' : '';
+    return report({ code: 'invalid_format', message: `attempt.${field}: ${parsed.problem}${hint}`, param: field });
+  }
+  addressDomainFound = parsed;
+  // An address whose domain is already canonical is used as is (no new string).
+  return parsed.length === value.length - at - 1 && value.endsWith(parsed) ? value : `${value.slice(0, at)}@${parsed}`;
+}
+
+/** The normalised host name in `field`. */
+function host(a: Attempt, field: 'domain' | 'mx'): string | undefined {
+  const value = text(a, field);
+  if (value === undefined) return undefined;
+  const parsed = normalizeHostname(value);
+  return typeof parsed === 'string' ? parsed : report({ code: 'invalid_format', message: `attempt.${field}: ${parsed.problem}`, param: field });
+}
+
 /** @internal Validates and normalises an attempt; throws a {@link ValidationError} naming every bad field. */
 export function normalizeAttempt(a: Attempt): NormalizedAttempt {
   if (typeof a !== 'object' || a === null) {
@@ -110,25 +145,13 @@ export function normalizeAttempt(a: Attempt): NormalizedAttempt {
   const mta = mtaText === undefined ? undefined : ipText(mtaText) ?? notIp('mta', mtaText);
   const ipRaw = text(a, 'ip');
   const ip = ipRaw === undefined ? undefined : parseIp(ipRaw) ?? notIp('ip', ipRaw);
-  const recipientText = text(a, 'recipient');
-  let recipient: string | undefined;
-  let domain: string | undefined;
-  if (recipientText !== undefined) {
-    const at = recipientText.lastIndexOf('@');
-    const parsed = addressDomain(recipientText, at);
-    if (typeof parsed === 'string') {
-      domain = parsed;
-      recipient = parsed.length === recipientText.length - at - 1 && recipientText.endsWith(parsed) ? recipientText : `${recipientText.slice(0, at)}@${parsed}`;
-    } else {
-      report({ code: 'invalid_format', message: `attempt.recipient: ${parsed.problem}`, param: 'recipient' });
-    }
-  }
-  const domainText = text(a, 'domain');
-  if (domainText !== undefined) {
-    const parsed = normalizeHostname(domainText);
-    if (typeof parsed === 'string') domain = parsed;
-    else report({ code: 'invalid_format', message: `attempt.domain: ${parsed.problem}`, param: 'domain' });
-  }
+  const recipient = address(text(a, 'recipient'), 'recipient');
+  const recipientDomain = addressDomainFound;
+  const domain = host(a, 'domain') ?? recipientDomain;
+  const senderText = text(a, 'sender');
+  const sender = senderText === NULL_SENDER ? senderText : address(senderText, 'sender');
+  const senderDomain = senderText === NULL_SENDER ? undefined : addressDomainFound;
+  const mx = host(a, 'mx');
   const tags = tagList(a.tags);
   const phase = a.phase === undefined ? undefined : PHASES.has(a.phase) ? a.phase : undefined;
   if (a.phase !== undefined && phase === undefined) {
@@ -139,5 +162,5 @@ export function normalizeAttempt(a: Attempt): NormalizedAttempt {
     problems = undefined;
     throw new ValidationError(found);
   }
-  return { pool, mta, domain, ip, recipient, tags, phase };
+  return { pool, mta, domain, ip, recipient, tags, phase, sender, senderDomain, mx };
 }

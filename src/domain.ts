@@ -71,3 +71,32 @@ export function parseAddress(input: string): ParsedAddress | { problem: string }
   // An address whose domain is already canonical is returned as is.
   return { text: domain.length === input.length - at - 1 && input.endsWith(domain) ? input : `${input.slice(0, at)}@${domain}`, domain };
 }
+
+/** How a rule's `sender` selects the envelope sender. */
+export type SenderKind = 'null' | 'address' | 'domain' | 'wildcard';
+
+/** A normalised rule `sender`: `<>`, an address, a domain, or `*.domain`. */
+export interface ParsedSender {
+  /** Canonical text as shown to users: `<>`, `local@example.com`, `example.com` or `*.example.com`. */
+  readonly text: string;
+  readonly kind: SenderKind;
+  /** The index key part: `<>`, the address, the domain, or the suffix after `*.`. */
+  readonly name: string;
+  /** Number of labels in `name` (0 for `<>` and addresses). */
+  readonly labels: number;
+}
+
+/** The attempt's and the rule's spelling of the null reverse-path (RFC 5321 §4.5.5: bounces and DSNs). */
+export const NULL_SENDER = '<>';
+
+/** Parses a rule's `sender`; an `@` makes it an address, otherwise it is a domain as `domain` is. */
+export function parseSender(input: string): ParsedSender | { problem: string } {
+  if (input === NULL_SENDER) return { text: input, kind: 'null', name: input, labels: 0 };
+  if (input.includes('@')) {
+    const address = parseAddress(input);
+    return 'problem' in address ? address : { text: address.text, kind: 'address', name: address.text, labels: 0 };
+  }
+  const domain = parseRuleDomain(input);
+  if ('problem' in domain) return domain;
+  return { text: domain.text, kind: domain.wildcard ? 'wildcard' : 'domain', name: domain.name, labels: domain.labels };
+}

@@ -9,6 +9,8 @@ export type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason,
 // A type only: rules are made by `Interceptor.add` (and `restoreRule`), never by `new Rule()`.
 export type { Rule, RuleJSON } from './rule.js';
 export type { Phase, RuleInput, SelectorFields } from './rule-input.js';
+export type { GreylistInput, GreylistSpec, RateInput, RatePer, RateSpec } from './gate-input.js';
+export type { GateExplanation, GreylistExplanation, RateExplanation, Triplet } from './gate-state.js';
 export type { RuleFilter } from './rule-filter.js';
 export type { Attempt } from './attempt.js';
 export type { ForcedResult, Outcome } from './result.js';

@@ -2,6 +2,7 @@
  * The public types of `Interceptor`: options, events, scopes, explanations.
  */
 import type { Attempt } from './attempt.js';
+import type { GateExplanation } from './gate-state.js';
 import type { ForcedResult } from './result.js';
 import type { Rule } from './rule.js';
 import type { RuleStore } from './store.js';
@@ -23,6 +24,11 @@ export interface InterceptorOptions {
   store?: RuleStore;
   /** Where cluster rules are persisted and shared with the other instances. */
   clusterStore?: RuleStore;
+  /**
+   * Maximum greylisting triplets, and separately rate-limit counters, kept in memory; the least
+   * recently used is forgotten first (its next attempt counts as new). @default 100000
+   */
+  stateSize?: number;
 }
 
 /** Why a rule left the rule set. */
@@ -47,7 +53,12 @@ export interface InterceptorEvents {
 
 /** What `explain` reports: every matching rule in precedence order, and the one that applies first. */
 export interface Explanation {
-  /** `candidates[0]`: the rule `check` applies when its probability draw (if any) succeeds. */
+  /**
+   * `candidates[0]`: the rule `check` applies when its probability draw (if any) succeeds and, for a
+   * greylisting or rate-limited rule, when `gates` says it forces (otherwise the next candidate decides).
+   */
   readonly winner: Rule | undefined;
   readonly candidates: readonly Rule[];
+  /** For each greylisting or rate-limited candidate, in candidate order: its state for this attempt. */
+  readonly gates: readonly GateExplanation[];
 }

@@ -8,6 +8,7 @@ import { checkChannel, publishStoreError, ruleAddedChannel, ruleRemovedChannel, 
 import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
 import { ExpiryQueue } from './expiry-queue.js';
+import { type GateExplanation, GateState } from './gate-state.js';
 import { Persistence } from './persistence.js';
 import { seededRandom } from './prng.js';
 import { type ForcedResult, forcedResult } from './result.js';
@@ -39,6 +40,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #persistence: Persistence;
+  /** Made on the first greylisting or rate-limited check: lru-cache preallocates arrays of `stateSize`. */
+  #gates: GateState | undefined;
+  readonly #stateSize: number;
   readonly #observers = new Set<(attempt: Attempt, result: ForcedResult | undefined) => void>();
   /** A plain field, read on every check (cheaper than the Set's size getter). */
   #observed = false;
@@ -49,14 +53,16 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   constructor(options: InterceptorOptions = {}) {
     super();
-    const { cacheSize = 10_000, now = Date.now, random, seed, store, clusterStore } = options;
+    const { cacheSize = 10_000, now = Date.now, random, seed, store, clusterStore, stateSize = 100_000 } = options;
     const problems = [];
     if (!Number.isInteger(cacheSize) || cacheSize < 0) problems.push({ code: 'out_of_range', message: 'cacheSize must be an integer >= 0', param: 'cacheSize' });
+    if (!Number.isInteger(stateSize) || stateSize < 1) problems.push({ code: 'out_of_range', message: 'stateSize must be an integer >= 1', param: 'stateSize' });
     if (random !== undefined && seed !== undefined) problems.push({ code: 'mutually_exclusive', message: 'random and seed may not be used together', param: 'seed' });
     if (seed !== undefined && !Number.isFinite(seed)) problems.push({ code: 'invalid_type', message: 'seed must be a finite number', param: 'seed' });
     if (problems.length > 0) throw new ValidationError(problems);
     this.#cache = cacheSize > 0 ? new AttemptCache(cacheSize) : undefined;
     this.#now = now;
+    this.#stateSize = stateSize;
     this.#random = random ?? (seed !== undefined ? seededRandom(seed) : Math.random);
     this.#unready = store !== undefined || clusterStore !== undefined;
     this.#persistence = new Persistence({
@@ -166,6 +172,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       if (removed.length === this.#index.size) {
         this.#index.clear();
         this.#expiry.clear();
+        this.#gates?.clear();
       } else {
         for (const rule of removed) this.#index.delete(rule.id);
       }
@@ -235,23 +242,33 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         void this.#persistence.budgets.refill(rule);
         continue;
       }
-      if (rule.probability !== undefined && rule.probability < 1 && this.#random() >= rule.probability) continue;
+      const options = rule.options;
+      if (options.probability !== undefined && options.probability < 1 && this.#random() >= options.probability) continue;
+      // Greylisting and rate limits decide per attempt from their state; a pass lets the next rule decide.
+      if ((options.greylist !== undefined || options.rate !== undefined) && !(this.#gates ??= new GateState(this.#stateSize)).forces(rule, attempt, this.#now())) continue;
       return this.#apply(rule, attempt);
     }
     return undefined;
   }
 
   /**
-   * The matching rules in precedence order and the winner, without side effects (no hit, no draw). The
-   * winner is the rule `check` would apply now: a cluster rule waiting for a budget reservation here
-   * (`times` 0) is listed among the candidates but does not win.
+   * The matching rules in precedence order and the winner, without side effects (no hit, no draw, no
+   * greylisting or rate state recorded). The winner is the rule `check` would apply now: a cluster rule
+   * waiting for a budget reservation here (`times` 0) is listed among the candidates but does not win.
+   * `gates` tells, for each greylisting or rate-limited candidate, its triplet or counter and when an
+   * attempt passes.
    * @throws {SmtpInterceptError} `not_ready` when stores are configured and `ready()` has not resolved.
    */
   explain(attempt: Attempt): Explanation {
     if (this.#unready) this.#notReady();
     const now = this.#now();
     const candidates = this.#index.candidates(normalizeAttempt(attempt)).filter((r) => this.#live(r, now));
-    return { winner: candidates.find((r) => r.remaining !== 0), candidates };
+    const gates: GateExplanation[] = [];
+    for (const rule of candidates) {
+      const gate = rule.greylist !== undefined || rule.rate !== undefined ? (this.#gates ??= new GateState(this.#stateSize)).explain(rule, attempt, now) : undefined;
+      if (gate !== undefined) gates.push(gate);
+    }
+    return { winner: candidates.find((r) => r.remaining !== 0), candidates, gates };
   }
 
   /**

@@ -40,6 +40,12 @@ function inNetwork(ip: ParsedIp, net: ParsedIp, prefix: number): boolean {
   return true;
 }
 
+/** An exact host name, or `*.suffix` matching subdomains at any depth (never the apex). */
+function hostMatches(pattern: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : pattern === host;
+}
+
 interface Prepared { rule: Rule; net?: ParsedIp; prefix: number }
 
 export class LinearMatcher {
@@ -62,13 +68,16 @@ export class LinearMatcher {
     if (r.mta !== undefined && r.mta !== a.mta) return false;
     if (r.recipient !== undefined && r.recipient !== a.recipient) return false;
     if (r.tag !== undefined && !a.tags.includes(r.tag)) return false;
-    if (r.domain !== undefined) {
-      if (a.domain === undefined) return false;
-      if (r.domain.startsWith('*.')) {
-        if (!a.domain.endsWith(r.domain.slice(1))) return false;
-      } else if (r.domain !== a.domain) return false;
-    }
+    if (r.domain !== undefined && !hostMatches(r.domain, a.domain)) return false;
     if (p.net !== undefined && (a.ip === undefined || !inNetwork(a.ip, p.net, p.prefix))) return false;
+    if (r.sender !== undefined) {
+      if (a.sender === undefined) return false;
+      // `<>` and addresses compare whole; a domain or wildcard compares the sender's domain.
+      if (r.sender === '<>' || r.sender.includes('@')) {
+        if (r.sender !== a.sender) return false;
+      } else if (!hostMatches(r.sender, a.senderDomain)) return false;
+    }
+    if (r.mx !== undefined && !hostMatches(r.mx, a.mx)) return false;
     return true;
   }
 

@@ -14,7 +14,7 @@ export interface RuleFilter extends SelectorFields {
   cluster?: boolean | string;
 }
 
-const FILTER_FIELDS = ['pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'cluster'] as const;
+const FILTER_FIELDS = ['pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'sender', 'mx', 'cluster'] as const;
 
 /** @internal Compiles a filter to a predicate; throws a {@link ValidationError} for bad fields or values. */
 export function compileFilter(filter: RuleFilter | undefined, now: number): (rule: Rule) => boolean {
@@ -39,7 +39,9 @@ export function compileFilter(filter: RuleFilter | undefined, now: number): (rul
       const canonical = field === 'domain' ? spec.domain?.text
         : field === 'ip' ? spec.ip?.text
           : field === 'recipient' ? spec.recipient?.text
-            : spec[field];
+            : field === 'sender' ? spec.sender?.text
+              : field === 'mx' ? spec.mx?.text
+                : spec[field];
       wanted.push([field, canonical]);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;

@@ -12,7 +12,8 @@ import type { NormalizedAttempt } from './attempt.js';
 import { networkKey } from './ip.js';
 import { combine, hashNumber, hashPart, hashSuffixes, hashText, KEY_SEED, KeyFilter } from './key-filter.js';
 import { comparePrecedence } from './precedence.js';
-import { BIT, KEY_SEPARATOR, type Rule } from './rule.js';
+import type { Rule } from './rule.js';
+import { BIT, KEY_SEPARATOR, mxVariant, remoteVariant, SENDER_DOMAIN, senderVariant } from './shape.js';
 
 /** Rules sharing a shape and key differ only in `cluster`: at most two, kept as a rule or a pair. */
 type Slot = Rule | Rule[];
@@ -23,6 +24,10 @@ interface Shape {
   readonly mask: number;
   /** 0 exact, 1-127 wildcard labels, 128-160 IPv4 prefix 0-32, 161-289 IPv6 prefix 0-128. */
   readonly variant: number;
+  /** 0 address or `<>`, 1-126 wildcard labels, 127 domain (only when the sender bit is set). */
+  readonly sender: number;
+  /** 0 exact, 1-127 wildcard labels (only when the mx bit is set). */
+  readonly mx: number;
   readonly slots: Map<Key, Slot>;
   readonly filter: KeyFilter;
 }
@@ -50,12 +55,17 @@ function rebuild(shape: Shape): void {
 // Per-lookup scratch space for the attempt's hashes (lookups are synchronous): no allocation per check.
 const suffixHashes: number[] = [];
 const tagHashes: number[] = [];
+const senderHashes: number[] = [];
+const mxHashes: number[] = [];
+const ENVELOPE = BIT.sender | BIT.mx;
 
 export class RuleIndex {
   readonly #byId = new Map<string, Rule>();
   readonly #shapes = new Map<number, Shape>();
   /** Occupied shapes as an array: iterating it is faster than iterating the map on the hot path. */
   #occupied: Shape[] = [];
+  /** Whether any occupied shape binds sender or mx: otherwise their hashes are never computed. */
+  #envelope = false;
 
   /** Number of rules. */
   get size(): number {
@@ -78,9 +88,12 @@ export class RuleIndex {
     this.#byId.set(rule.id, rule);
     let shape = this.#shapes.get(rule.shape);
     if (!shape) {
-      shape = { id: rule.shape, mask: rule.mask, variant: rule.shape >> 6, slots: new Map(), filter: new KeyFilter() };
+      shape = {
+        id: rule.shape, mask: rule.mask, variant: remoteVariant(rule.shape), sender: senderVariant(rule.shape),
+        mx: mxVariant(rule.shape), slots: new Map(), filter: new KeyFilter(),
+      };
       this.#shapes.set(rule.shape, shape);
-      this.#occupied = [...this.#shapes.values()];
+      this.#reshaped();
     }
     const slot = shape.slots.get(rule.key);
     shape.slots.set(rule.key, slot === undefined ? rule : Array.isArray(slot) ? [...slot, rule] : [slot, rule]);
@@ -100,7 +113,12 @@ export class RuleIndex {
   clear(): void {
     this.#byId.clear();
     this.#shapes.clear();
-    this.#occupied = [];
+    this.#reshaped();
+  }
+
+  #reshaped(): void {
+    this.#occupied = [...this.#shapes.values()];
+    this.#envelope = this.#occupied.some((shape) => (shape.mask & ENVELOPE) !== 0);
   }
 
   #unlink(rule: Rule): void {
@@ -114,7 +132,7 @@ export class RuleIndex {
     shape.slots.delete(rule.key);
     if (shape.slots.size === 0) {
       this.#shapes.delete(shape.id);
-      this.#occupied = [...this.#shapes.values()];
+      this.#reshaped();
     } else if (shape.filter.remove()) {
       rebuild(shape);
     }
@@ -127,23 +145,29 @@ export class RuleIndex {
   format(): string {
     const names = Object.entries(BIT).sort((a, b) => b[1] - a[1]);
     const variantText = (v: number) => (v === 0 ? 'exact' : v < 128 ? `wildcard/${v}` : v < 161 ? `ipv4/${v - 128}` : `ipv6/${v - 161}`);
+    const envelopeText = (shape: Shape) => ((shape.mask & BIT.sender) === 0 ? ''
+      : ` sender:${shape.sender === 0 ? 'address' : shape.sender === SENDER_DOMAIN ? 'domain' : `wildcard/${shape.sender}`}`)
+      + ((shape.mask & BIT.mx) === 0 ? '' : ` mx:${shape.mx === 0 ? 'exact' : `wildcard/${shape.mx}`}`);
     return [...this.#shapes.values()]
       .sort((a, b) => a.id - b.id)
       .map((shape) => {
         const bound = names.filter(([, bit]) => (shape.mask & bit) !== 0).map(([name]) => name).join('+') || '(none)';
         let rules = 0;
         for (const slot of shape.slots.values()) rules += Array.isArray(slot) ? slot.length : 1;
-        return `${bound} ${variantText(shape.variant)}: ${shape.slots.size} keys, ${rules} rules`;
+        return `${bound} ${variantText(shape.variant)}${envelopeText(shape)}: ${shape.slots.size} keys, ${rules} rules`;
       })
       .join('\n');
   }
 
   /** Every rule matching `a` (ignoring expiry), in precedence order. */
   candidates(a: NormalizedAttempt): readonly Rule[] {
-    const { pool, mta, domain, ip, recipient, tags } = a;
+    const { pool, mta, domain, ip, recipient, tags, sender, senderDomain, mx } = a;
+    // Sender and mx count as absent while no rule binds them: rule sets without them pay nothing more.
+    const envelope = this.#envelope;
     const available = (pool !== undefined ? BIT.pool : 0) | (mta !== undefined ? BIT.mta : 0)
       | (domain !== undefined ? BIT.domain : 0) | (ip !== undefined ? BIT.ip : 0)
-      | (recipient !== undefined ? BIT.recipient : 0) | (tags.length > 0 ? BIT.tag : 0);
+      | (recipient !== undefined ? BIT.recipient : 0) | (tags.length > 0 ? BIT.tag : 0)
+      | (envelope && sender !== undefined ? BIT.sender : 0) | (envelope && mx !== undefined ? BIT.mx : 0);
     // Each field is hashed once per lookup; shapes combine the hashes with integer arithmetic only.
     const hPool = pool !== undefined ? hashText(pool) : 0;
     const hMta = mta !== undefined ? hashText(mta) : 0;
@@ -151,6 +175,9 @@ export class RuleIndex {
     const hIp = ip !== undefined ? hashText(ip.text) : 0;
     const hRecipient = recipient !== undefined ? hashText(recipient) : 0;
     for (let t = 0; t < tags.length; t++) tagHashes[t] = hashText(tags[t]!);
+    const hSender = (available & BIT.sender) !== 0 ? hashText(sender!) : 0;
+    const senderLabels = (available & BIT.sender) !== 0 && senderDomain !== undefined ? hashSuffixes(senderDomain, senderHashes) : 0;
+    const mxLabels = (available & BIT.mx) !== 0 ? hashSuffixes(mx!, mxHashes) : 0;
     let found: Rule[] | undefined;
     const shapes = this.#occupied;
     for (let s = 0; s < shapes.length; s++) {
@@ -177,13 +204,25 @@ export class RuleIndex {
         part = recipient;
         h = combine(h, hRecipient);
       }
+      if (mask & ENVELOPE) {
+        if (mask & BIT.sender) {
+          const sv = shape.sender;
+          if (sv === 0) h = combine(h, hSender);
+          else if (sv === SENDER_DOMAIN ? senderLabels === 0 : senderLabels <= sv) continue; // `<>` has no domain; never the apex
+          else h = combine(h, senderHashes[sv === SENDER_DOMAIN ? senderLabels : sv]!);
+        }
+        if (mask & BIT.mx) {
+          if (shape.mx !== 0 && mxLabels <= shape.mx) continue;
+          h = combine(h, mxHashes[shape.mx === 0 ? mxLabels : shape.mx]!);
+        }
+      }
       if (mask & BIT.tag) {
         for (let t = 0; t < tags.length; t++) {
           if (!shape.filter.has(combine(h, tagHashes[t]!))) continue;
-          found = collect(shape.slots.get(joinKey(side, part ?? suffixPart(domain, mask, variant), tags[t])), a, found);
+          found = collect(shape.slots.get(joinKey(side, part ?? suffixPart(domain, mask, variant), envelopePart(a, shape), tags[t])), a, found);
         }
       } else if (shape.filter.has(h)) {
-        found = collect(shape.slots.get(joinKey(side, part ?? suffixPart(domain, mask, variant), undefined)), a, found);
+        found = collect(shape.slots.get(joinKey(side, part ?? suffixPart(domain, mask, variant), envelopePart(a, shape), undefined)), a, found);
       }
     }
     if (found === undefined) return EMPTY;
@@ -194,15 +233,37 @@ export class RuleIndex {
 /** The wildcard key part (the domain's last `variant` labels); only built once the filter lets a probe through. */
 function suffixPart(domain: string | undefined, mask: number, variant: number): string | undefined {
   if ((mask & BIT.domain) === 0 || variant === 0) return undefined;
-  let at = domain!.length;
-  for (let n = 0; n < variant; n++) at = domain!.lastIndexOf('.', at - 1);
-  return domain!.slice(at + 1);
+  return suffix(domain!, variant);
 }
 
-/** The key as the rule side builds it: bound parts joined, a single part as is. */
-function joinKey(side: string | undefined, remote: Key | undefined, tag: string | undefined): Key {
+/** The last `labels` labels of `name`. */
+function suffix(name: string, labels: number): string {
+  let at = name.length;
+  for (let n = 0; n < labels; n++) at = name.lastIndexOf('.', at - 1);
+  return name.slice(at + 1);
+}
+
+/** The sender and mx key parts of `shape` (joined), built only once the filter lets a probe through. */
+function envelopePart(a: NormalizedAttempt, shape: Shape): string | undefined {
+  const mask = shape.mask;
+  if ((mask & ENVELOPE) === 0) return undefined;
+  let part: string | undefined;
+  if (mask & BIT.sender) {
+    const sv = shape.sender;
+    part = sv === 0 ? a.sender! : sv === SENDER_DOMAIN ? a.senderDomain! : suffix(a.senderDomain!, sv);
+  }
+  if (mask & BIT.mx) {
+    const mx = shape.mx === 0 ? a.mx! : suffix(a.mx!, shape.mx);
+    part = part === undefined ? mx : part + KEY_SEPARATOR + mx;
+  }
+  return part;
+}
+
+/** The key as the rule side builds it: bound parts joined (side, remote, sender, mx, tag), a single part as is. */
+function joinKey(side: string | undefined, remote: Key | undefined, envelope: string | undefined, tag: string | undefined): Key {
   let key: Key | undefined = side;
   if (remote !== undefined) key = key === undefined ? remote : key + KEY_SEPARATOR + remote;
+  if (envelope !== undefined) key = key === undefined ? envelope : key + KEY_SEPARATOR + envelope;
   if (tag !== undefined) key = key === undefined ? tag : key + KEY_SEPARATOR + tag;
   return key ?? '';
 }

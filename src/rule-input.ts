@@ -2,7 +2,10 @@
  * Turns an untrusted rule input (object, values possibly all strings) into a normalised {@link RuleSpec},
  * or a {@link ValidationError} listing every problem at once.
  */
-import { parseAddress, parseRuleDomain, type ParsedAddress, type ParsedDomain } from './domain.js';
+import { parseAddress, parseRuleDomain, parseSender, type ParsedAddress, type ParsedDomain, type ParsedSender } from './domain.js';
+import {
+  gateConflicts, GREYLIST_REPLY, parseGreylist, parseRate, RATE_REPLY, type GreylistInput, type GreylistSpec, type RateInput, type RateSpec,
+} from './gate-input.js';
 import { type ErrorDetail, ValidationError } from './errors.js';
 import { parseCidr, parseIp, type ParsedCidr } from './ip.js';
 import { MAX_REPLY_LINES, replyTextProblem } from './reply.js';
@@ -25,6 +28,10 @@ export interface SelectorFields {
   recipient?: string;
   /** Campaign tag; matches when any of the attempt's tags equals it. */
   tag?: string;
+  /** Envelope sender: `bounces@example.com`, `example.com`, `*.example.com`, or `<>` (the null sender). */
+  sender?: string;
+  /** Host name of the MX the delivery goes to: exact, or `*.google.com` for every subdomain (never the apex). */
+  mx?: string;
 }
 
 /**
@@ -58,6 +65,17 @@ export interface RuleInput extends SelectorFields {
   phase?: Phase;
   /** Milliseconds to wait before giving the forced reply (0-600000). @default 0 */
   delay?: number | string;
+  /**
+   * Greylisting: force the reply (default `451 4.7.1`) on the first attempt of each (client, sender,
+   * recipient) triplet, pass a retry made late enough. `true` for postgrey's defaults. Exclusive with
+   * `rate` and `probability`.
+   */
+  greylist?: boolean | 'true' | 'false' | GreylistInput;
+  /**
+   * Rate limit: force the reply (default `421 4.7.0`) only on attempts beyond `limit` within `window`
+   * seconds. Exclusive with `greylist` and `probability`.
+   */
+  rate?: RateInput;
 }
 
 /** The validated, normalised content of a rule input. */
@@ -72,6 +90,8 @@ export interface RuleSpec {
   readonly ip: ParsedCidr | undefined;
   readonly recipient: ParsedAddress | undefined;
   readonly tag: string | undefined;
+  readonly sender: ParsedSender | undefined;
+  readonly mx: ParsedDomain | undefined;
   readonly cluster: boolean;
   readonly times: number | undefined;
   readonly probability: number | undefined;
@@ -80,6 +100,8 @@ export interface RuleSpec {
   readonly priority: number;
   readonly phase: Phase;
   readonly delay: number;
+  readonly greylist: GreylistSpec | undefined;
+  readonly rate: RateSpec | undefined;
 }
 
 const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
@@ -167,18 +189,25 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
   }
   const p = new Problems();
   p.list.push(...schemaProblems(input));
-  const bad = new Set(p.list.map((d) => d.param));
+  // A problem of a nested field (`rate.per`) keeps its whole field out of further checks.
+  const bad = new Set(p.list.map((d) => d.param?.split('.')[0]));
   // Only fields that passed the schema are inspected further, so each field is reported once.
   const raw = input as RuleInput;
   const ok = <K extends keyof RuleInput>(k: K): RuleInput[K] | undefined => (bad.has(k) ? undefined : raw[k]);
 
-  if (requireCode && raw.code === undefined) p.add('required', 'code', 'code is required');
-  const code = parseCode(ok('code'), p);
-  let extended = ok('extended');
+  const greylist = parseGreylist(ok('greylist'), p.add.bind(p));
+  const rate = parseRate(ok('rate'), p.add.bind(p));
+  // Greylisting and rate limits have the replies real servers give; each field stays overridable.
+  const gateReply = greylist !== undefined ? GREYLIST_REPLY : rate !== undefined ? RATE_REPLY : undefined;
+  // A greylist or rate with a problem of its own is reported as such, not as a missing code.
+  const gated = greylist !== undefined || rate !== undefined || bad.has('greylist') || bad.has('rate') || p.list.some((d) => /^(greylist|rate)\./.test(d.param ?? ''));
+  if (requireCode && raw.code === undefined && !gated) p.add('required', 'code', 'code is required');
+  const code = parseCode(ok('code'), p) ?? (raw.code === undefined ? gateReply?.code : undefined);
+  let extended = ok('extended') ?? (gateReply !== undefined && code !== undefined && String(code)[0] === '4' ? gateReply.extended : undefined);
   if (extended !== undefined && code !== undefined && extended[0] !== String(code)[0]) {
     extended = p.add('invalid_format', 'extended', `extended ${extended} must start with the class of code ${code} (${String(code)[0]}.x.x)`);
   }
-  const description = parseDescription(ok('description'), extended ?? `${code === undefined ? 'x' : String(code)[0]}.0.0`, p);
+  const description = parseDescription(ok('description') ?? gateReply?.description, extended ?? `${code === undefined ? 'x' : String(code)[0]}.0.0`, p);
   const pool = ok('pool');
   const mtaRaw = ok('mta');
   const mta = mtaRaw === undefined ? undefined : parseIp(mtaRaw)?.text ?? p.add('invalid_format', 'mta', `mta "${mtaRaw}" is not an IPv4 or IPv6 address`);
@@ -201,6 +230,18 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
     recipient = 'problem' in parsed ? p.add('invalid_format', 'recipient', `recipient: ${parsed.problem}`) : parsed;
   }
   const tag = ok('tag');
+  const senderRaw = ok('sender');
+  let sender: ParsedSender | undefined;
+  if (senderRaw !== undefined) {
+    const parsed = parseSender(senderRaw);
+    sender = 'problem' in parsed ? p.add('invalid_format', 'sender', `sender: ${parsed.problem} (the null sender is "<>")`) : parsed;
+  }
+  const mxRaw = ok('mx');
+  let mx: ParsedDomain | undefined;
+  if (mxRaw !== undefined) {
+    const parsed = parseRuleDomain(mxRaw);
+    mx = 'problem' in parsed ? p.add('invalid_format', 'mx', `mx: ${parsed.problem}`) : parsed;
+  }
   const clusterRaw = ok('cluster');
   const cluster = clusterRaw === true || clusterRaw === 'true' || clusterRaw === '1' || clusterRaw === 1;
   const times = parseNumberIn('times', ok('times'), 1, Number.MAX_SAFE_INTEGER, p, true);
@@ -218,10 +259,11 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
   const remote = (['domain', 'ip', 'recipient'] as const).filter((f) => raw[f] !== undefined);
   if (remote.length > 1) p.add('mutually_exclusive', remote[1]!, `${remote.join(', ')} may not be used together: a rule selects the remote side by one of them`);
   if (raw.expires !== undefined && raw.ttl !== undefined) p.add('mutually_exclusive', 'ttl', 'expires and ttl may not be used together');
+  p.list.push(...gateConflicts(raw, greylist !== undefined, raw.rate !== undefined));
 
   if (p.list.length > 0) throw new ValidationError(sortByField(p.list));
   return {
-    code, extended, description, pool, mta, domain, ip, recipient, tag, cluster,
-    times, probability, expires, priority, phase, delay,
+    code, extended, description, pool, mta, domain, ip, recipient, tag, sender, mx, cluster,
+    times, probability, expires, priority, phase, delay, greylist, rate,
   };
 }

@@ -7,11 +7,12 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import type { ErrorDetail } from './errors.js';
+import { RATE_PER } from './gate-input.js';
 
 /** Fields a rule input may carry, in the order problems are reported. */
 export const RULE_FIELDS = [
-  'code', 'extended', 'description', 'pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'cluster',
-  'times', 'probability', 'expires', 'ttl', 'priority', 'phase', 'delay',
+  'code', 'extended', 'description', 'pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'sender', 'mx', 'cluster',
+  'times', 'probability', 'expires', 'ttl', 'priority', 'phase', 'delay', 'greylist', 'rate',
 ] as const;
 
 /** Fields a rule reports but that cannot be set. */
@@ -22,6 +23,7 @@ const PRINTABLE = '^[^\\p{Cc}]*$';
 const text = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength, pattern: PRINTABLE });
 const numeric = (pattern: string) => ({ type: ['number', 'string'], pattern });
 const INTEGER = '^-?\\d+$';
+const SECONDS = { type: ['integer', 'string'] };
 const NUMBER = '^-?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?$';
 
 const schema = {
@@ -37,6 +39,8 @@ const schema = {
     ip: text(64),
     recipient: text(320),
     tag: text(256),
+    sender: text(320),
+    mx: text(256),
     cluster: { type: ['boolean', 'string', 'integer'], enum: [true, false, 'true', 'false', '1', '0', 1, 0] },
     times: { ...numeric(INTEGER), type: ['integer', 'string'] },
     probability: numeric(NUMBER),
@@ -45,6 +49,19 @@ const schema = {
     priority: { ...numeric(INTEGER), type: ['integer', 'string'] },
     phase: { type: 'string', enum: ['connect', 'mail', 'rcpt', 'data'] },
     delay: { ...numeric(INTEGER), type: ['integer', 'string'] },
+    // Durations and limits are range-checked by gate-input.ts, naming the nested field.
+    greylist: {
+      type: ['boolean', 'string', 'object'],
+      pattern: '^(true|false|1|0)$',
+      properties: { delay: SECONDS, window: SECONDS, lifetime: SECONDS },
+      additionalProperties: false,
+    },
+    rate: {
+      type: 'object',
+      properties: { limit: SECONDS, window: SECONDS, per: { type: 'string', enum: RATE_PER } },
+      required: ['limit', 'window'],
+      additionalProperties: false,
+    },
   },
   additionalProperties: false,
 } as const;
@@ -64,6 +81,14 @@ const EXPECTED: Record<string, string> = {
   priority: 'an integer',
   phase: 'one of connect, mail, rcpt, data',
   delay: 'an integer number of milliseconds',
+  greylist: 'true, false, or an object with delay, window and lifetime in seconds',
+  rate: 'an object with limit, window (seconds) and optionally per',
+  'rate.per': `one of ${RATE_PER.join(', ')}`,
+  'rate.limit': 'an integer',
+  'rate.window': 'an integer number of seconds',
+  'greylist.delay': 'an integer number of seconds',
+  'greylist.window': 'an integer number of seconds',
+  'greylist.lifetime': 'an integer number of seconds',
 };
 
 function distance(a: string, b: string): number {
@@ -90,10 +115,17 @@ function unknownField(name: string): ErrorDetail {
 }
 
 function toDetail(error: ErrorObject): ErrorDetail {
+  // Nested fields are named with a dot: `rate.per`, `greylist.delay`.
+  const param = error.instancePath.slice(1).replaceAll('/', '.');
   if (error.keyword === 'additionalProperties') {
-    return unknownField(String((error.params as { additionalProperty: string }).additionalProperty));
+    const name = String((error.params as { additionalProperty: string }).additionalProperty);
+    if (param !== '') return { code: 'unknown_field', message: `unknown field "${name}" in ${param}`, param: `${param}.${name}` };
+    return unknownField(name);
   }
-  const param = error.instancePath.slice(1);
+  if (error.keyword === 'required') {
+    const name = `${param}.${String((error.params as { missingProperty: string }).missingProperty)}`;
+    return { code: 'required', message: `${name} is required`, param: name };
+  }
   const expected = EXPECTED[param] ?? 'a non-empty string without control characters';
   switch (error.keyword) {
     case 'type':
@@ -114,7 +146,7 @@ function toDetail(error: ErrorObject): ErrorDetail {
 /** Sorts problems in {@link RULE_FIELDS} order (stable); problems of unknown fields come last. */
 export function sortByField(details: ErrorDetail[]): ErrorDetail[] {
   const order = (p: string | undefined) => {
-    const i = (RULE_FIELDS as readonly string[]).indexOf(p ?? '');
+    const i = (RULE_FIELDS as readonly string[]).indexOf(p?.split('.')[0] ?? '');
     return i === -1 ? RULE_FIELDS.length : i;
   };
   return details.sort((a, b) => order(a.param) - order(b.param));

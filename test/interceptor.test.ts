@@ -274,7 +274,7 @@ describe('Interceptor: explain', () => {
     assert.deepEqual(candidates, [specific, general]);
     assert.equal(general.hits, 0);
     assert.equal(general.times, 1);
-    assert.deepEqual(ic.explain({ recipient: 'x@other.com' }), { winner: undefined, candidates: [] });
+    assert.deepEqual(ic.explain({ recipient: 'x@other.com' }), { winner: undefined, candidates: [], gates: [] });
   });
 });
 

@@ -14,6 +14,10 @@ const ips = ['192.0.2.1', '192.0.2.130', '198.51.100.7', '2001:db8::25', '2001:d
 const ruleIps = [...ips, '192.0.2.0/24', '192.0.2.128/25', '0.0.0.0/0', '2001:db8::/32', '2001:db8::/64', '::/0'];
 const tags = ['t1', 't2', '__proto__', 'hasOwnProperty'];
 const locals = ['ann', 'Bob'];
+const senders = ['<>', 'ann@a.com', 'Bob@mx.a.com', 'x@b.org', 'x@__proto__.net'];
+const ruleSenders = [...senders, 'a.com', 'mx.a.com', '*.a.com', '*.org', 'constructor.com'];
+const mxs = ['mx.a.com', 'aspmx.l.google.com', 'alt1.aspmx.l.google.com', 'google.com', 'constructor.com'];
+const ruleMxs = [...mxs, '*.google.com', '*.l.google.com', '*.com'];
 
 const opt = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 
@@ -28,6 +32,8 @@ const ruleArb: fc.Arbitrary<RuleInput> = fc
     local: fc.constantFrom(...locals),
     rdomain: fc.constantFrom(...domains),
     tag: opt(fc.constantFrom(...tags)),
+    sender: opt(fc.constantFrom(...ruleSenders)),
+    mx: opt(fc.constantFrom(...ruleMxs)),
     cluster: fc.boolean(),
     priority: fc.constantFrom(0, 0, 0, 1, -1),
     phase: fc.constantFrom('rcpt', 'rcpt', 'data'),
@@ -40,6 +46,8 @@ const ruleArb: fc.Arbitrary<RuleInput> = fc
     if (r.remote === 'ip') input.ip = r.ip;
     if (r.remote === 'recipient') input.recipient = `${r.local}@${r.rdomain}`;
     if (r.tag !== undefined) input.tag = r.tag;
+    if (r.sender !== undefined) input.sender = r.sender;
+    if (r.mx !== undefined) input.mx = r.mx;
     return input;
   });
 
@@ -53,6 +61,8 @@ const attemptArb: fc.Arbitrary<Attempt> = fc
     ip: opt(fc.constantFrom(...ips)),
     tags: fc.subarray(tags),
     phase: opt(fc.constantFrom('rcpt', 'data')),
+    sender: opt(fc.constantFrom(...senders)),
+    mx: opt(fc.constantFrom(...mxs)),
   })
   .map((a) => {
     const attempt: Attempt = { tags: a.tags };
@@ -60,6 +70,8 @@ const attemptArb: fc.Arbitrary<Attempt> = fc
     if (a.mta !== undefined) attempt.mta = a.mta;
     if (a.ip !== undefined) attempt.ip = a.ip;
     if (a.phase !== undefined) attempt.phase = a.phase as Attempt['phase'];
+    if (a.sender !== undefined) attempt.sender = a.sender;
+    if (a.mx !== undefined) attempt.mx = a.mx;
     if (a.domain !== undefined) {
       if (a.useRecipient) attempt.recipient = `${a.local}@${a.domain}`;
       else attempt.domain = a.domain;

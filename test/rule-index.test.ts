@@ -28,6 +28,26 @@ describe('RuleIndex layout', () => {
   });
 });
 
+describe('RuleIndex layout: sender and mx', () => {
+  it('gives each sender form and mx form its own shape, after the older shapes', async () => {
+    const index = new RuleIndex();
+    for (const rule of await buildRules([
+      { domain: 'a.com', code: 421 }, { sender: '<>', code: 550 }, { sender: 'x@a.com', code: 550 }, { sender: 'a.com', code: 550 },
+      { sender: '*.a.com', code: 550 }, { mx: 'mx.a.com', code: 421 }, { mx: '*.google.com', code: 421 },
+      { pool: 'p', ip: '10.0.0.0/8', sender: '*.b.a.com', mx: '*.l.google.com', tag: 't', code: 421 },
+    ])) index.set(rule);
+    assert.equal(index.format(), [
+      'domain exact: 1 keys, 1 rules',
+      'sender exact sender:address: 2 keys, 2 rules',
+      'mx exact mx:exact: 1 keys, 1 rules',
+      'sender exact sender:wildcard/2: 1 keys, 1 rules',
+      'sender exact sender:domain: 1 keys, 1 rules',
+      'mx exact mx:wildcard/2: 1 keys, 1 rules',
+      'mx+sender+tag+ip+pool ipv4/8 sender:wildcard/3 mx:wildcard/3: 1 keys, 1 rules',
+    ].join('\n'));
+  });
+});
+
 describe('RuleIndex filters', () => {
   it('hashes every domain suffix in one pass exactly as hashText hashes the suffix', () => {
     const out: number[] = [];

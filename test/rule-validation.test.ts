@@ -24,6 +24,19 @@ async function added(input: RuleInput) {
 }
 
 describe('rule validation', () => {
+  it('normalises sender and mx and names them in errors, for rules and attempts', async () => {
+    assert.deepEqual([(await added({ sender: 'Bounce@Example.COM.', code: 550 })).sender, (await added({ sender: '*.Example.com', code: 550 })).sender,
+      (await added({ sender: '<>', code: 550 })).sender, (await added({ mx: 'ASPMX.L.Google.com.', code: 550 })).mx], ['Bounce@example.com', '*.example.com', '<>', 'aspmx.l.google.com']);
+    assert.deepEqual((await problems({ sender: 'a@', code: 550 })).map((d) => [d.code, d.param]), [['invalid_format', 'sender']]);
+    assert.deepEqual((await problems({ sender: '<a@b.c>', code: 550 })).map((d) => [d.code, d.param]), [['invalid_format', 'sender']]);
+    assert.deepEqual((await problems({ mx: '*.', code: 550 })).map((d) => [d.code, d.param]), [['invalid_format', 'mx']]);
+    assert.deepEqual((await problems({ mx: 7, sender: '', code: 550 })).map((d) => [d.code, d.param]), [['invalid_format', 'sender'], ['invalid_type', 'mx']]);
+    const ic = new Interceptor();
+    assert.throws(() => ic.check({ sender: 'nobody', mx: 'bad host' }), (err: unknown) => err instanceof ValidationError
+      && err.details.map((d) => d.param).join() === 'sender,mx');
+    assert.throws(() => ic.check({ sender: 5 as never }), (err: unknown) => err instanceof ValidationError && err.details.length === 1);
+  });
+
   it('requires code', async () => {
     assert.deepEqual((await problems({ domain: 'gmail.com' })).map((d) => [d.code, d.param]), [['required', 'code']]);
   });

@@ -48,14 +48,18 @@ function parseRoute(route: string): { host: string; port: number } {
   return { host: m[1]!, port: m[2] === undefined ? 25 : Number(m[2]) };
 }
 
-async function firstMxAddress(domain: string): Promise<string | undefined> {
+/** The first MX of `domain`: its host name (the attempt's `mx`) and address (the attempt's `ip`). */
+async function firstMx(domain: string): Promise<{ mx?: string; ip?: string }> {
+  let exchange: string | undefined;
   try {
     const mxs = (await resolveMx(domain)).sort((a, b) => a.priority - b.priority);
-    const exchange = mxs[0]?.exchange;
-    if (!exchange) return undefined;
-    return isIP(exchange) ? exchange : (await lookup(exchange)).address;
+    exchange = mxs[0]?.exchange;
+    if (!exchange) return {};
+    if (isIP(exchange)) return { ip: exchange };
+    return { mx: exchange, ip: (await lookup(exchange)).address };
   } catch {
-    return undefined; // Haraka reports DNS failures itself; ip rules simply cannot match
+    // Haraka reports DNS failures itself; ip (and, without an exchange, mx) rules simply cannot match.
+    return exchange === undefined ? {} : { mx: exchange };
   }
 }
 
@@ -86,9 +90,9 @@ export class HarakaDecider {
     let real: HarakaMxRoute | undefined;
     try {
       real = configuredRoute(this.options, domain, base.mta);
-      const address = real !== undefined ? (isIP(real.exchange) ? real.exchange : undefined)
-        : this.options.resolveMx === false ? undefined : await firstMxAddress(domain);
-      const script = scriptDelivery(this.interceptor, { ...base, ip: address }, recipients, this.options.unforcedReply ?? DEFAULT_UNFORCED);
+      const remote = real !== undefined ? (isIP(real.exchange) ? { ip: real.exchange } : { mx: real.exchange })
+        : this.options.resolveMx === false ? {} : await firstMx(domain);
+      const script = scriptDelivery(this.interceptor, { ...base, ...remote }, recipients, this.options.unforcedReply ?? DEFAULT_UNFORCED);
       if (script === undefined) return real;
       const fake = await this.#mx.route(script);
       return { exchange: fake.host, port: fake.port, priority: 0 };

@@ -22,6 +22,8 @@ export interface HMailLike {
   todo: {
     domain: string;
     rcpt_to: readonly { address: string | (() => string) }[];
+    /** The envelope sender (an address-rfc2821 `Address`; no `user` for the null sender). */
+    mail_from?: { user?: string | null; host?: string | null };
     notes?: Record<string, unknown> & { get?: (path: string) => unknown };
   };
 }
@@ -55,6 +57,7 @@ function attemptOf(hmail: HMailLike, domain: string, options: HarakaInterceptOpt
   const bind = note(notes, options.bindNote ?? 'bind') ?? options.bind;
   return {
     domain,
+    sender: senderOf(hmail.todo.mail_from),
     pool: typeof pool === 'string' ? pool : undefined,
     mta: typeof bind === 'string' ? bind : undefined,
     tags: Array.isArray(rawTags) ? rawTags.map(String) : typeof rawTags === 'string' ? rawTags.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
@@ -63,6 +66,12 @@ function attemptOf(hmail: HMailLike, domain: string, options: HarakaInterceptOpt
 
 /** Where this process's deliveries are decided. */
 type Decide = (domain: string, attempt: Attempt, recipients: string[]) => Promise<HarakaMxRoute | undefined>;
+
+/** The envelope sender as rules see it: `<>` for the null sender. */
+function senderOf(from: { user?: string | null; host?: string | null } | undefined): string | undefined {
+  if (from === undefined) return undefined;
+  return from.user ? `${from.user}@${from.host ?? ''}` : '<>';
+}
 
 /**
  * Creates the Haraka plugin. Without `interceptor`, `register` builds one from `smtp-intercept.ini`

@@ -5,6 +5,7 @@
  * rejectedErrors`). Recipients no rule forces go through the wrapped transport; results are merged.
  * No runtime import of nodemailer: the adapter only calls the transport it is given.
  */
+import { isIP } from 'node:net';
 import type { Attempt, ForcedResult, Interceptor } from '../index.js';
 
 /** The parts of a nodemailer `MailMessage` the adapter uses. */
@@ -31,8 +32,17 @@ export interface TransportLike {
 
 /** Options of {@link interceptTransport}. */
 export interface InterceptTransportOptions {
-  /** Attempt fields (pool, mta, tags, ip, ...) for a message, e.g. from a header. Recipient and phase are set by the adapter. */
+  /**
+   * Attempt fields (pool, mta, tags, ip, ...) for a message, e.g. from a header. Recipient and phase are
+   * set by the adapter; `sender` defaults to the envelope's from (`<>` when empty) and `mx` to the
+   * {@link InterceptTransportOptions.mx} option. Fields given here win.
+   */
   attempt?: (mail: MailLike) => Partial<Attempt>;
+  /**
+   * The attempts' `mx`: the MX host name this transport delivers to. @default the wrapped transport's
+   * `options.host` when it is a host name (not an IP address)
+   */
+  mx?: string;
 }
 
 /** An error as nodemailer's SMTP connection formats it for a server reply (see its `_formatError`). */
@@ -65,16 +75,29 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 type Envelope = { from: string | false; to: string[] };
 
+/** The fields of a mail's attempts: the mapper's, with the envelope sender and the transport's MX host. */
+interface Base { readonly given: Partial<Attempt> | undefined; readonly sender: string | undefined; readonly mx: string | undefined }
+
 // One object layout for every attempt this adapter builds keeps the engine's property reads monomorphic.
-const attemptOf = (given: Partial<Attempt> | undefined, phase: Attempt['phase'], recipient: string | undefined): Attempt => ({
+const attemptOf = ({ given, sender, mx }: Base, phase: Attempt['phase'], recipient: string | undefined): Attempt => ({
   pool: given?.pool, mta: given?.mta, domain: given?.domain, ip: given?.ip, recipient, tags: given?.tags, phase,
+  sender: given?.sender ?? sender, mx: given?.mx ?? mx,
 });
 
 /** Phase and recipient of the `n`-th check of a mail none of whose earlier checks forced anything. */
-function nthAttempt(given: Partial<Attempt> | undefined, to: readonly string[], n: number): Attempt {
-  if (n < 2) return attemptOf(given, n === 0 ? 'connect' : 'mail', given?.recipient);
+function nthAttempt(base: Base, to: readonly string[], n: number): Attempt {
+  if (n < 2) return attemptOf(base, n === 0 ? 'connect' : 'mail', base.given?.recipient);
   // Unforced, every recipient passes RCPT and reaches DATA in envelope order.
-  return attemptOf(given, n < 2 + to.length ? 'rcpt' : 'data', to[(n - 2) % to.length]);
+  return attemptOf(base, n < 2 + to.length ? 'rcpt' : 'data', to[(n - 2) % to.length]);
+}
+
+/** The envelope sender as rules see it: nodemailer sends `MAIL FROM:<>` for an empty or `false` from. */
+const senderOf = (envelope: Envelope): string => (envelope.from === false || envelope.from === '' ? '<>' : envelope.from);
+
+/** The host name an SMTP transport connects to (its `options.host`); none for an IP or a non-SMTP transport. */
+function transportHost(transport: TransportLike): string | undefined {
+  const host = (transport['options'] as { host?: unknown } | undefined)?.host;
+  return typeof host === 'string' && host !== '' && isIP(host) === 0 ? host : undefined;
 }
 
 /**
@@ -91,13 +114,15 @@ function nthAttempt(given: Partial<Attempt> | undefined, to: readonly string[], 
  */
 export function interceptTransport(transport: TransportLike, interceptor: Interceptor, options: InterceptTransportOptions = {}): TransportLike {
   const mapper = options.attempt;
+  const mx = options.mx ?? transportHost(transport);
 
   /**
    * The checks of one mail, phase by phase, as an SMTP session would meet them, once a check forced
    * something. The `skipped` checks before `first` were made (all unforced) by `send`, in the order
    * this function makes them: they are replayed, not repeated.
    */
-  async function decide(mail: MailLike, envelope: Envelope, given: Partial<Attempt> | undefined, skipped: number, first: ForcedResult): Promise<Record<string, unknown>> {
+  async function decide(mail: MailLike, envelope: Envelope, base: Base, skipped: number, first: ForcedResult): Promise<Record<string, unknown>> {
+    const given = base.given;
     let replay = skipped;
     let pending: ForcedResult | undefined = first;
     const check = (attempt: Attempt): ForcedResult | undefined => {
@@ -105,7 +130,7 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
       if (pending !== undefined) { const result = pending; pending = undefined; return result; }
       return interceptor.check(attempt);
     };
-    const attempt = (phase: Attempt['phase'], recipient: string | undefined) => attemptOf(given, phase, recipient);
+    const attempt = (phase: Attempt['phase'], recipient: string | undefined) => attemptOf(base, phase, recipient);
 
     const connect = check(attempt('connect', given?.recipient));
     if (connect && connect.delay > 0) await sleep(connect.delay);
@@ -189,14 +214,14 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
       // The usual case, no rule forcing anything, runs synchronously and hands the mail over untouched:
       // no promise, no re-addressing, no merged info (measured: ~30 µs per sendMail before).
       let envelope: Envelope;
-      let given: Partial<Attempt> | undefined;
+      let base: Base;
       let checked = 0;
       let first: ForcedResult | undefined;
       try {
         envelope = readEnvelope(mail.message);
-        given = mapper?.(mail);
+        base = { given: mapper?.(mail), sender: senderOf(envelope), mx };
         for (const total = 2 + 2 * envelope.to.length; checked < total; checked++) {
-          first = interceptor.check(nthAttempt(given, envelope.to, checked));
+          first = interceptor.check(nthAttempt(base, envelope.to, checked));
           if (first !== undefined) break;
         }
       } catch (err) {
@@ -207,7 +232,7 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
         transport.send(mail, callback);
         return;
       }
-      decide(mail, envelope, given, checked, first).then((info) => callback(null, info), (err: Error) => callback(err));
+      decide(mail, envelope, base, checked, first).then((info) => callback(null, info), (err: Error) => callback(err));
     },
   };
   // Pass everything else through (verify, close, isIdle, mailer, getSocket, events...).

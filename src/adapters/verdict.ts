@@ -12,7 +12,7 @@ const failing = (r: ForcedResult | undefined): boolean => r !== undefined && r.o
  * selecting a tag that only the header carried (see {@link lateTagged}). The first failure decides;
  * otherwise the first forced 2xx; otherwise `undefined` (accept).
  */
-export function messageVerdict(interceptor: Interceptor, base: Pick<Attempt, 'mta' | 'ip'>, recipients: readonly string[], envelopeTags: readonly string[], headerTags: readonly string[]): ForcedResult | undefined {
+export function messageVerdict(interceptor: Interceptor, base: Pick<Attempt, 'mta' | 'ip' | 'sender' | 'mx'>, recipients: readonly string[], envelopeTags: readonly string[], headerTags: readonly string[]): ForcedResult | undefined {
   const late = headerTags.filter((tag) => !envelopeTags.includes(tag));
   const tags = [...envelopeTags, ...late];
   let verdict: ForcedResult | undefined;

@@ -6,7 +6,7 @@
  * ZoneMTA's packages.
  */
 import { randomBytes } from 'node:crypto';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { Attempt, Interceptor } from '../index.js';
 import { type PlainReply, ScriptedMx, scriptDelivery } from './scripted-mx.js';
 
@@ -26,8 +26,10 @@ export interface ZoneMtaDelivery {
   recipient: string;
   /** Sending zone: the rule input `pool`. */
   sendingZone?: string;
-  /** The envelope ZoneMTA sends; a plugin may have rewritten `to`. */
+  /** The envelope ZoneMTA sends; a plugin may have rewritten `to`. `from` is `''` for the null sender. */
   envelope?: { from?: string; to?: string | readonly string[] };
+  /** MX hosts a routing plugin set (ZoneMTA's own resolution names the MX only after connecting). */
+  mx?: readonly { exchange?: string }[] | { exchange?: string };
   /** The message headers (mailsplit `Headers`). */
   headers: { getFirst(key: string): string };
   zoneAddress?: ZoneMtaAddress;
@@ -134,6 +136,8 @@ export function createZoneMtaPlugin(given?: { interceptor: Interceptor } & ZoneM
     domain: delivery.domain,
     recipient: recipientOf(delivery),
     tags: tagsOf(delivery, tagHeader),
+    sender: senderOf(delivery),
+    mx: mxOf(delivery),
   });
 
   return {
@@ -211,6 +215,19 @@ export const title = 'smtp-intercept';
 
 // Plugins started through `init`, for `close`.
 const started = new Set<ZoneMtaPlugin>();
+
+/** The delivery's envelope sender as rules see it: `<>` for the null sender. */
+function senderOf(delivery: ZoneMtaDelivery): string | undefined {
+  const from = delivery.envelope?.from;
+  return from === undefined ? undefined : from === '' ? '<>' : from;
+}
+
+/** The MX host name a routing plugin chose (`delivery.mx`), unless it is an IP address. */
+function mxOf(delivery: ZoneMtaDelivery): string | undefined {
+  const first = Array.isArray(delivery.mx) ? (delivery.mx as readonly { exchange?: string }[])[0] : delivery.mx as { exchange?: string } | undefined;
+  const exchange = first?.exchange;
+  return typeof exchange === 'string' && exchange !== '' && isIP(exchange) === 0 ? exchange : undefined;
+}
 
 /** The ready plugin: set up from its entry in ZoneMTA's `plugins` config (see docs/zonemta.md). */
 export function init(app: ZoneMtaPluginApp): Promise<void> {

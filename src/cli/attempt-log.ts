@@ -17,6 +17,8 @@ export interface AttemptEntry {
     readonly domain: string | null;
     readonly ip: string | null;
     readonly recipient: string | null;
+    readonly sender: string | null;
+    readonly mx: string | null;
     readonly tags: readonly string[];
     readonly phase: string | null;
   };
@@ -38,7 +40,7 @@ export function attemptEntry(attempt: Attempt, result: ForcedResult | undefined)
     at: new Date().toISOString(),
     attempt: {
       pool: field(attempt.pool), mta: field(attempt.mta), domain: field(attempt.domain), ip: field(attempt.ip),
-      recipient: field(attempt.recipient), tags, phase: attempt.phase ?? null,
+      recipient: field(attempt.recipient), sender: field(attempt.sender), mx: field(attempt.mx), tags, phase: attempt.phase ?? null,
     },
     forced: result !== undefined,
     rule: result?.rule.id ?? null,

@@ -19,6 +19,7 @@ Options:
   --max-stored-bytes <n>    raw bytes of accepted messages kept            (default ${D.maxStoredBytes})
   --request-timeout <ms>    time a client has to send a whole API request  (default ${D.requestTimeout})
   --max-connections <n>     open API connections; more are refused         (default ${D.maxConnections})
+  --hostname <name>         the MX host name to play: greeting, attempts' mx (default: none)
   --metrics-public          serve GET /metrics without the token
   --help                    show this help
 

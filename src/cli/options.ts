@@ -39,6 +39,11 @@ function host(value: string | undefined): string {
   throw new Error(`--host must be an IP address or a host name (got "${value}")`);
 }
 
+function hostname(value: string): string {
+  if (HOSTNAME.test(value)) return value;
+  throw new Error(`--hostname must be a host name such as mx.example.com (got "${value}")`);
+}
+
 /**
  * Parses and validates `argv` (after the node and script arguments) with `env`'s token fallback;
  * throws an `Error` naming the flag.
@@ -64,6 +69,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       'request-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
       'metrics-public': { type: 'boolean' },
+      hostname: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -89,6 +95,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       requestTimeout: integer(values['request-timeout'], D.requestTimeout, '--request-timeout', 100, 3_600_000, 'milliseconds'),
       maxConnections: integer(values['max-connections'], D.maxConnections, '--max-connections', 1, 100_000, 'a count'),
       metricsPublic: values['metrics-public'] ?? false,
+      ...(values.hostname === undefined ? {} : { hostname: hostname(values.hostname) }),
     },
   };
 }

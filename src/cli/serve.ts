@@ -32,6 +32,8 @@ export interface ServeOptions {
   maxConnections: number;
   /** Serve `GET /metrics` without the token. @default false */
   metricsPublic?: boolean;
+  /** The MX host name to play: said in the greeting and given to rules as the attempts' `mx`. */
+  hostname?: string;
 }
 
 /** A running `serve`. */
@@ -71,6 +73,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
       mx = await createFakeMx({
         interceptor, host: options.host, port: options.smtpPort,
         size: Math.min(MESSAGE_SIZE, options.maxStoredBytes), maxMessages: options.maxMessages, maxStoredBytes: options.maxStoredBytes,
+        ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
       });
     } catch (err) {
       throw describeListenError(err, options.host, options.smtpPort, '--smtp-port');

@@ -84,6 +84,25 @@ const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;\s*charset\s*=\s*"?ut
 // The rule fields a form may repeat: each value is one line of a multi-line reply.
 const FORM_LISTS: ReadonlySet<string> = new Set(['description']);
 
+// The rule fields a form gives as `field[key]=value` (`rate[limit]=100&rate[window]=60`).
+const FORM_OBJECT = /^(greylist|rate)\[([a-z]+)\]$/;
+
+/** Folds `rate[limit]=…` keys into objects; `greylist=true` stays a flat value, and mixing both is an error. */
+function nestForm(flat: Record<string, string | string[]>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flat)) {
+    const m = FORM_OBJECT.exec(key);
+    if (m === null) { out[key] = value; continue; }
+    const field = m[1]!;
+    if (typeof flat[field] === 'string') {
+      throw new HttpError(400, 'validation_error', 'duplicate_field', `field "${field}" is given both as a value and as ${field}[...]`, {}, field);
+    }
+    const nested = (out[field] ??= {}) as Record<string, string | string[]>;
+    nested[m[2]!] = value;
+  }
+  return out;
+}
+
 /**
  * Parses a body by its Content-Type, JSON or urlencoded, into an object (a rule or a selector).
  * `undefined` for an empty body without a content type; any other body that is not an object is a 400:
@@ -107,7 +126,7 @@ export function parseBody(body: Buffer, contentType: string | undefined): object
     }
     return value;
   }
-  if (FORM_TYPE.test(type)) return parseForm(decodeUtf8(body), FORM_LISTS);
+  if (FORM_TYPE.test(type)) return nestForm(parseForm(decodeUtf8(body), FORM_LISTS));
   throw invalid('unsupported_media_type',
     `Content-Type ${contentType === undefined ? '(none)' : `"${contentType}"`} is not supported; send application/json or application/x-www-form-urlencoded (UTF-8)`, 415);
 }

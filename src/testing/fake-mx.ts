@@ -31,6 +31,12 @@ export interface FakeMxOptions {
   maxStoredBytes?: number;
   /** Where campaign tags come from. @default { header: 'X-Campaign', fromAddressExtension: true } */
   tags?: TagSource;
+  /**
+   * The host name this MX plays (`mx.example.com`): said in the greeting and EHLO, and given to rules as
+   * the attempt's `mx`, so `mx: '*.google.com'` rules apply when it is `aspmx.l.google.com`. Without it
+   * the greeting names the machine and attempts carry no `mx`. @default os.hostname()
+   */
+  hostname?: string;
   /** Called with every message accepted at DATA (envelope, parsed headers, raw bytes). */
   onMessage?: (message: AcceptedMessage) => void;
 }
@@ -50,8 +56,11 @@ export interface FakeMx {
 }
 
 /** @internal The engine handler applying `interceptor`'s rules; `store` receives accepted messages. */
-export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void): SmtpHandler {
+export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void, hostname?: string): SmtpHandler {
   const reader = new TagReader(tags);
+  // The attempt's envelope side: the null reverse-path is the engine's '' and the rules' `<>`.
+  const mx = hostname === undefined ? {} : { mx: hostname };
+  const sender = (address: string | undefined) => (address === undefined ? undefined : address === '' ? '<>' : address);
   const bodies = new WeakMap<SessionInfo, Buffer[]>(); // the message being read, per session
   const check = (attempt: Attempt): Action | undefined => {
     try {
@@ -61,9 +70,9 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
     }
   };
   return {
-    connect: (s) => check({ mta: s.remoteAddress, ip: s.localAddress, phase: 'connect' }),
-    mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, tags: reader.envelope(from.address), phase: 'mail' }),
-    rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt' }),
+    connect: (s) => check({ mta: s.remoteAddress, ip: s.localAddress, ...mx, phase: 'connect' }),
+    mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(from.address), ...mx, tags: reader.envelope(from.address), phase: 'mail' }),
+    rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt' }),
     data: (s) => { bodies.set(s, []); return undefined; },
     chunk: (s, chunk) => { bodies.get(s)?.push(chunk); },
     message: (s, size) => {
@@ -73,7 +82,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
       const mailFrom = s.mailFrom?.address ?? '';
       let verdict;
       try {
-        verdict = messageVerdict(interceptor, { mta: s.remoteAddress, ip: s.localAddress }, s.rcptTo, reader.envelope(mailFrom), reader.header(headers));
+        verdict = messageVerdict(interceptor, { mta: s.remoteAddress, ip: s.localAddress, sender: sender(mailFrom), ...mx }, s.rcptTo, reader.envelope(mailFrom), reader.header(headers));
       } catch (err) {
         return refusal(554, '5.6.0', err);
       }
@@ -95,7 +104,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
  * ```
  */
 export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
-  const { interceptor, host = '127.0.0.1', port = 0, size = 10 * 1024 * 1024, tags, onMessage } = options;
+  const { interceptor, host = '127.0.0.1', port = 0, size = 10 * 1024 * 1024, tags, onMessage, hostname } = options;
   const { maxMessages, maxStoredBytes = Math.max(size, MESSAGE_STORE_DEFAULTS.maxBytes) } = options;
   if (maxStoredBytes < size) {
     // Otherwise a message the server accepts could not be kept.
@@ -106,8 +115,9 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
     handler: fakeMxHandler(interceptor, tags, (message) => {
       store.add(message);
       onMessage?.(message);
-    }),
+    }, hostname),
     size,
+    ...(hostname === undefined ? {} : { hostname }),
     // The client already got `451 4.3.0` (say a rule text the reply writer refuses, or an onMessage that
     // threw): the warning says why, without ending the test process.
     onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning'),

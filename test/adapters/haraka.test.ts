@@ -26,8 +26,8 @@ describe('Haraka plugin (real Haraka outbound)', () => {
     await sink?.close();
   });
   beforeEach(async () => {
-    for (const { pool, mta, domain, ip, recipient, tag, cluster } of await api.list()) {
-      await api.remove(JSON.parse(JSON.stringify({ pool, mta, domain, ip, recipient, tag, cluster })) as RuleInput);
+    for (const { pool, mta, domain, ip, recipient, tag, sender, mx, cluster } of await api.list()) {
+      await api.remove(JSON.parse(JSON.stringify({ pool, mta, domain, ip, recipient, tag, sender, mx, cluster })) as RuleInput);
     }
   });
 
@@ -84,6 +84,15 @@ describe('Haraka plugin (real Haraka outbound)', () => {
     assert.ok(dsn, 'the DSN reached the sender');
     assert.equal(dsn.envelope.mailFrom, '');
     assert.match(dsn.raw.toString(), /550 5\.7\.1 Blocked by policy/);
+  });
+
+  it('selects by the envelope sender (todo.mail_from)', async () => {
+    // defer.test: its earlier test is over, so this message's later retry (delivered) disturbs no one.
+    await api.add({ sender: 'other@sender.test', domain: 'defer.test', code: 550 });
+    await api.add({ sender: 'sender.test', domain: 'defer.test', code: 451, extended: '4.7.1', description: 'Sender throttled' });
+    await send(['s@defer.test']);
+    const deferred = await haraka.waitFor((r) => r.hook === 'deferred' && r.domain === 'defer.test' && r.rcpts.some((x) => x.dsn_smtp_response === 'Sender throttled'));
+    assert.deepEqual(deferred.rcpts.map((r) => [r.dsn_smtp_code, r.dsn_smtp_response]), [['451', 'Sender throttled']]);
   });
 
   it('counts a forced 2xx as delivered without delivering', async () => {

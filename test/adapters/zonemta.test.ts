@@ -105,8 +105,8 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
     await redis?.stop();
   });
   beforeEach(async () => {
-    for (const { pool, mta, domain, ip, recipient, tag, cluster } of await api.list()) {
-      await api.remove(JSON.parse(JSON.stringify({ pool, mta, domain, ip, recipient, tag, cluster })) as RuleInput);
+    for (const { pool, mta, domain, ip, recipient, tag, sender, mx, cluster } of await api.list()) {
+      await api.remove(JSON.parse(JSON.stringify({ pool, mta, domain, ip, recipient, tag, sender, mx, cluster })) as RuleInput);
     }
   });
 
@@ -184,6 +184,14 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
     const released = await zonemta.waitFor(of(id, 'RELEASE'));
     assert.equal(released.status!.delivered, true);
     assert.ok(mx.received.includes('x@plain.test'));
+  });
+
+  it('selects on the delivery sender', async () => {
+    await add({ sender: '*.sender.test', domain: 'snd.test', code: 452, extended: '4.2.2', description: 'sender' });
+    const forced = zonemta.queue('app@eu.sender.test', ['x@snd.test']);
+    const apex = zonemta.queue('app@sender.test', ['y@snd.test']);
+    assert.equal((await zonemta.waitFor(of(forced, 'BOUNCE'))).response, '452 4.2.2 sender');
+    assert.equal((await zonemta.waitFor(of(apex, 'RELEASE'))).status!.delivered, true, 'a wildcard never matches its apex');
   });
 
   it('selects on pool (the zone), mta (the zone address), ip (the MX address) and tag (a header)', async () => {

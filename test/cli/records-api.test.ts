@@ -94,11 +94,11 @@ describe('GET /v1/attempts', () => {
     const keys = ['at', 'attempt', 'forced', 'outcome', 'reply', 'rule'];
     for (const entry of attempts) {
       assert.deepEqual(Object.keys(entry).sort(), keys);
-      assert.deepEqual(Object.keys(entry.attempt).sort(), ['domain', 'ip', 'mta', 'phase', 'pool', 'recipient', 'tags']);
+      assert.deepEqual(Object.keys(entry.attempt).sort(), ['domain', 'ip', 'mta', 'mx', 'phase', 'pool', 'recipient', 'sender', 'tags']);
     }
     const connect = attempts.findLast((a: any) => a.attempt.phase === 'connect');
     assert.deepEqual({ ...connect, at: undefined, attempt: { ...connect.attempt, mta: undefined, ip: undefined } }, {
-      at: undefined, attempt: { pool: null, mta: undefined, domain: null, ip: undefined, recipient: null, tags: [], phase: 'connect' },
+      at: undefined, attempt: { pool: null, mta: undefined, domain: null, ip: undefined, recipient: null, sender: null, mx: null, tags: [], phase: 'connect' },
       forced: false, rule: null, reply: null, outcome: 'passed',
     });
     const forced = attempts.findLast((a: any) => a.attempt.phase === 'rcpt');

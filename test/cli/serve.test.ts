@@ -78,10 +78,44 @@ describe('smtp-intercept serve', () => {
     }
   });
 
+  it('plays the --hostname MX over SMTP: mx and sender rules, greylisting and rate limits with their default replies', async () => {
+    const token = 'cli-deferrals-token';
+    const server = await start(['serve', '--smtp-port', '0', '--http-port', '0', '--rules', join(dir, 'deferrals.json'), '--hostname', 'alt1.aspmx.l.google.com'], { SMTP_INTERCEPT_TOKEN: token });
+    const client = new ErrorsClient({ baseUrl: `http://127.0.0.1:${server.httpPort}`, token });
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.smtpPort, secure: false, ignoreTLS: true });
+    const send = (to: string, from: string | { envelope: string } = 'app@example.com') => transport.sendMail(typeof from === 'string'
+      ? { from, to, text: 'x' } : { from: 'mailer-daemon@example.com', envelope: { from: from.envelope, to }, to, text: 'x' })
+      .then(() => 'sent', (e: { response?: string }) => e.response);
+    try {
+      const google = await client.add({ mx: '*.google.com', code: 451, description: 'google busy' });
+      assert.equal(google.mx, '*.google.com');
+      assert.equal(await send('bob@corp.example'), '451 4.0.0 google busy');
+      await client.remove({ mx: '*.google.com' });
+      await client.add({ sender: '<>', code: 550 });
+      assert.equal(await send('bob@corp.example', { envelope: '' }), '550 5.0.0 forced failure');
+      // No clock to inject in a child process: a zero delay makes the retry pass at once.
+      const grey = await client.add({ recipient: 'grey@corp.example', greylist: { delay: 0 } });
+      assert.deepEqual([grey.code, grey.greylist], [451, { delay: 0, window: 172800, lifetime: 3024000 }]);
+      assert.equal(await send('grey@corp.example'), '451 4.7.1 Greylisted, please try again later');
+      assert.equal(await send('grey@corp.example'), 'sent');
+      await client.add({ recipient: 'rate@corp.example', rate: { limit: 2, window: 3600 } });
+      assert.deepEqual([await send('rate@corp.example'), await send('rate@corp.example'), await send('rate@corp.example')],
+        ['sent', 'sent', '421 4.7.0 Too many messages, slow down']);
+      const attempts = await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/attempts`, { headers: { authorization: `Bearer ${token}` } })).json() as { attempt: { sender?: string; mx?: string; phase?: string } }[];
+      const rcpt = attempts.filter((a) => a.attempt.phase === 'rcpt');
+      assert.deepEqual([rcpt[0]?.attempt.sender, rcpt[0]?.attempt.mx, rcpt[1]?.attempt.sender], ['app@example.com', 'alt1.aspmx.l.google.com', '<>']);
+    } finally {
+      transport.close();
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+
   it('prints help', async () => {
     const { code, output } = await runCli(['--help']);
     assert.equal(code, 0);
     assert.match(output, /Usage: smtp-intercept serve/);
     assert.match(output, /--max-stored-bytes/);
+    assert.match(output, /--hostname/);
   });
 });

@@ -88,6 +88,27 @@ describe('REST API /v1/errors', () => {
       assert.match(bad.json.error.message, /description\[1\] must be printable US-ASCII/);
     });
 
+    it('takes sender, mx, greylist and rate as JSON and urlencoded (field[key]=value); GET returns them', async () => {
+      const created = await raw(base, { method: 'POST', headers: json, body: '{"mx":"*.google.com","sender":"<>","rate":{"limit":100,"window":60,"per":"mx"}}' });
+      assert.equal(created.status, 201, JSON.stringify(created.json));
+      assert.deepEqual([created.json.mx, created.json.sender, created.json.rate, created.json.code], ['*.google.com', '<>', { limit: 100, window: 60, per: 'mx' }, 421]);
+      const form1 = await raw(base, { method: 'POST', headers: form, body: 'mx=%2A.google.com&sender=%3C%3E&rate%5Blimit%5D=5&rate%5Bwindow%5D=10' });
+      assert.equal(form1.status, 200, JSON.stringify(form1.json));
+      assert.deepEqual((await raw(`${base}/${created.json.id}`, { headers: auth() })).json.rate, { limit: 5, window: 10, per: 'rule' });
+      const grey = await raw(base, { method: 'POST', headers: form, body: 'sender=example.com&greylist=true' });
+      assert.equal(grey.status, 201, JSON.stringify(grey.json));
+      assert.deepEqual([grey.json.greylist, grey.json.code, grey.json.extended], [{ delay: 300, window: 172800, lifetime: 3024000 }, 451, '4.7.1']);
+      const nested = await raw(base, { method: 'POST', headers: form, body: 'sender=example.com&greylist[delay]=60' });
+      assert.equal(nested.json.greylist.delay, 60);
+      const listed = await raw(`${base}?sender=Example.COM`, { headers: auth() });
+      assert.deepEqual(listed.json.map((r: { id: string }) => r.id), [grey.json.id]);
+      const mixed = await raw(base, { method: 'POST', headers: form, body: 'greylist=true&greylist[delay]=60' });
+      expectError(mixed, 400, 'validation_error', 'duplicate_field');
+      const badPer = await raw(base, { method: 'POST', headers: json, body: '{"rate":{"limit":1,"window":1,"per":"tag"}}' });
+      expectError(badPer, 400, 'validation_error', 'invalid_format');
+      assert.equal(badPer.json.error.param, 'rate.per');
+    });
+
     it('rejects pool together with mta with 400', async () => {
       const res = await raw(base, { method: 'POST', headers: json, body: '{"pool":"p","mta":"1.2.3.4","code":550}' });
       expectError(res, 400, 'validation_error', 'mutually_exclusive');
