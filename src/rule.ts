@@ -3,6 +3,7 @@
  * facts the index and the precedence order need.
  */
 import { createHash } from 'node:crypto';
+import type { Fault, FaultKind, TlsFault } from './fault.js';
 import type { ForcedResult } from './result.js';
 import type { Phase, RuleSpec, SelectorFields } from './rule-input.js';
 
@@ -20,7 +21,8 @@ export const KEY_SEPARATOR = '\n';
 /** The JSON form of a rule: MailerQ's fields first (absent ones omitted, `cluster` always), then ours. */
 export interface RuleJSON extends SelectorFields {
   cluster: boolean;
-  code: number;
+  /** The reply code; absent on a fault rule. */
+  code?: number;
   extended?: string;
   /** One line, or the lines of a multi-line reply. */
   description?: string | string[];
@@ -32,6 +34,11 @@ export interface RuleJSON extends SelectorFields {
   priority?: number;
   phase?: Phase;
   delay?: number;
+  /** The connection fault, instead of a reply. */
+  fault?: FaultKind;
+  afterBytes?: number;
+  bytesPerSecond?: number;
+  tls?: TlsFault;
   /** ISO-8601. */
   created: string;
   /** ISO-8601. */
@@ -61,17 +68,18 @@ interface RuleOptions {
   readonly priority: number;
   readonly phase: Phase;
   readonly delay: number;
+  readonly fault: Fault | undefined;
 }
 
 const DEFAULT_OPTIONS: RuleOptions = Object.freeze({
-  extended: undefined, description: undefined, probability: undefined, expires: undefined, priority: 0, phase: 'rcpt', delay: 0,
+  extended: undefined, description: undefined, probability: undefined, expires: undefined, priority: 0, phase: 'rcpt', delay: 0, fault: undefined,
 });
 
 function optionsOf(spec: RuleSpec): RuleOptions {
-  const { extended, description, probability, expires, priority, phase, delay } = spec;
+  const { extended, description, probability, expires, priority, phase, delay, fault } = spec;
   if (extended === undefined && description === undefined && probability === undefined && expires === undefined
-    && priority === 0 && phase === 'rcpt' && delay === 0) return DEFAULT_OPTIONS;
-  return Object.freeze({ extended, description, probability, expires, priority, phase, delay });
+    && priority === 0 && phase === 'rcpt' && delay === 0 && fault === undefined) return DEFAULT_OPTIONS;
+  return Object.freeze({ extended, description, probability, expires, priority, phase, delay, fault });
 }
 
 /**
@@ -82,7 +90,7 @@ function optionsOf(spec: RuleSpec): RuleOptions {
 export class Rule {
   /** Deterministic id derived from the selector (cluster, pool, mta, domain, ip, recipient, tag). */
   readonly id: string;
-  /** SMTP reply code. */
+  /** SMTP reply code; 0 on a rule forcing a {@link Rule.fault}. */
   readonly code: number;
   readonly pool: string | undefined;
   readonly mta: string | undefined;
@@ -188,6 +196,11 @@ export class Rule {
     return this.options.delay;
   }
 
+  /** The connection fault forced instead of a reply; `undefined` on a reply rule. */
+  get fault(): Fault | undefined {
+    return this.options.fault;
+  }
+
   /** Epoch milliseconds of the last update (`created` until updated). */
   get updated(): number {
     return this.changed ?? this.created;
@@ -235,7 +248,8 @@ export class Rule {
     if (this.recipient !== undefined) json.recipient = this.recipient;
     if (this.tag !== undefined) json.tag = this.tag;
     json.cluster = this.cluster;
-    json.code = this.code;
+    const fault = this.fault;
+    if (fault === undefined) json.code = this.code;
     if (this.extended !== undefined) json.extended = this.extended;
     const description = this.description;
     if (description !== undefined) json.description = typeof description === 'string' ? description : [...description];
@@ -246,6 +260,12 @@ export class Rule {
     if (this.priority !== 0) json.priority = this.priority;
     if (this.phase !== 'rcpt') json.phase = this.phase;
     if (this.delay !== 0) json.delay = this.delay;
+    if (fault !== undefined) {
+      json.fault = fault.kind;
+      if ('afterBytes' in fault && fault.afterBytes !== undefined) json.afterBytes = fault.afterBytes;
+      if (fault.kind === 'throttle') json.bytesPerSecond = fault.bytesPerSecond;
+      if (fault.kind === 'tls') json.tls = fault.tls;
+    }
     json.created = new Date(this.created).toISOString();
     json.updated = new Date(this.changed ?? this.created).toISOString();
     json.hits = this.count;

@@ -12,6 +12,7 @@ import type { ErrorDetail } from './errors.js';
 export const RULE_FIELDS = [
   'code', 'extended', 'description', 'pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'cluster',
   'times', 'probability', 'expires', 'ttl', 'priority', 'phase', 'delay',
+  'fault', 'afterBytes', 'bytesPerSecond', 'tls',
 ] as const;
 
 /** Fields a rule reports but that cannot be set. */
@@ -45,6 +46,10 @@ const schema = {
     priority: { ...numeric(INTEGER), type: ['integer', 'string'] },
     phase: { type: 'string', enum: ['connect', 'mail', 'rcpt', 'data'] },
     delay: { ...numeric(INTEGER), type: ['integer', 'string'] },
+    fault: { type: 'string', enum: ['disconnect', 'reset', 'hang', 'throttle', 'tls'] },
+    afterBytes: { ...numeric(INTEGER), type: ['integer', 'string'] },
+    bytesPerSecond: { ...numeric(INTEGER), type: ['integer', 'string'] },
+    tls: { type: 'string', enum: ['unavailable', 'refuse', 'fail'] },
   },
   additionalProperties: false,
 } as const;
@@ -64,6 +69,10 @@ const EXPECTED: Record<string, string> = {
   priority: 'an integer',
   phase: 'one of connect, mail, rcpt, data',
   delay: 'an integer number of milliseconds',
+  fault: 'one of disconnect, reset, hang, throttle, tls',
+  afterBytes: 'an integer number of message octets',
+  bytesPerSecond: 'an integer number of octets per second',
+  tls: 'one of unavailable, refuse, fail',
 };
 
 function distance(a: string, b: string): number {

@@ -1,7 +1,7 @@
 /**
- * @internal What the engine asks the code that runs it: at each step of a session, an *action*. Today
- * an action is a reply (the engine's default when omitted) after an optional delay; socket faults (close,
- * reset, stall) are meant to join `Action` as further kinds, performed by the session in one place.
+ * @internal What the engine asks the code that runs it: at each step of a session, an *action*: a reply
+ * (the engine's default when omitted) after an optional delay, or a socket fault (close, reset, hang),
+ * performed by the session in one place (`fault-actions.ts`).
  */
 import type { PathCommand, State } from './protocol.js';
 import type { Reply } from './reply.js';
@@ -11,10 +11,28 @@ export interface ReplyAction {
   readonly kind: 'reply';
   readonly reply?: Reply | undefined;
   readonly delay?: number | undefined;
+  /** From this reply on, write replies at most this many octets per second (a slow link). */
+  readonly bytesPerSecond?: number | undefined;
+}
+
+/**
+ * Close the connection without a reply (`close`: FIN; `reset`: TCP RST) after `delay` ms. Given at
+ * DATA with `afterBytes`, the session answers 354 and cuts after that many message octets instead.
+ */
+export interface DropAction {
+  readonly kind: 'close' | 'reset';
+  readonly delay?: number | undefined;
+  readonly afterBytes?: number | undefined;
+}
+
+/** Never answer; close after `closeAfter` ms when set (else the idle timeout or the client ends it). */
+export interface HangAction {
+  readonly kind: 'hang';
+  readonly closeAfter?: number | undefined;
 }
 
 /** What a session does at a step. */
-export type Action = ReplyAction;
+export type Action = ReplyAction | DropAction | HangAction;
 
 /** A handler's answer: an action, `undefined` for the engine's default, or a promise of either. */
 export type Decision = Action | undefined | PromiseLike<Action | undefined>;

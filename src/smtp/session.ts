@@ -3,7 +3,8 @@
  * each step, and writes every reply through `formatReply`. Framing is the reader's.
  */
 import type { Socket } from 'node:net';
-import type { Action, Decision, SessionInfo, SmtpHandler } from './handler.js';
+import { drop, writeThrottled } from './faults.js';
+import type { Action, Decision, DropAction, SessionInfo, SmtpHandler } from './handler.js';
 import { ACCEPTS, isAscii, NOT_IMPLEMENTED, type PathCommand, parsePath, REPLIES, type ServerReplies, type State, type Verb } from './protocol.js';
 import { LineReader } from './reader.js';
 import { formatReply, type Reply } from './reply.js';
@@ -23,9 +24,6 @@ export interface SessionLimits {
 
 // Frozen replies (the engine's own, a server's greeting, a rule's) never change: each is formatted once.
 const WIRE = new WeakMap<Reply, string>();
-
-/** Milliseconds a connection may stay half-open after our closing reply. */
-const LINGER = 10_000;
 
 const isThenable = <T>(value: unknown): value is PromiseLike<T> => typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 
@@ -49,6 +47,10 @@ export class Session implements SessionInfo {
   #closing = false; // the server is shutting down: 421 at the next command
   #gone = false;
   #paused = false;
+  #rate: number | undefined; // octets per second of replies, once a throttle action was given
+  #stopWrite: (() => void) | undefined; // a throttled reply still being written
+  #cut: DropAction | undefined; // cut the message being read after `afterBytes` octets
+  #received = 0; // octets of the message being read
 
   constructor(
     readonly id: string,
@@ -176,6 +178,12 @@ export class Session implements SessionInfo {
   }
 
   #chunk(chunk: Buffer): void {
+    if (this.#cut !== undefined) {
+      this.#received += chunk.length;
+      // The handler never sees the bytes of a message that is cut: nothing of it can be kept.
+      if (this.#received > (this.#cut.afterBytes ?? Infinity)) return this.#drop(this.#cut);
+      return;
+    }
     if (this.#failed || this.handler.chunk === undefined) return;
     let pending: void | PromiseLike<void>;
     try {
@@ -202,6 +210,7 @@ export class Session implements SessionInfo {
   }
 
   #dataEnd(size: number, overflow: boolean): void {
+    if (this.#cut !== undefined) return this.#drop(this.#cut); // the message was shorter than the cut
     this.state = 'ready';
     const finish = () => {
       if (this.#failed) return this.#reply(REPLIES.localError, false, () => this.#resetTransaction());
@@ -230,16 +239,50 @@ export class Session implements SessionInfo {
   }
 
   #act(action: Action | undefined, fallback: Reply, then: (reply: Reply) => void): void {
-    const reply = action?.reply ?? fallback;
+    if (action?.kind === 'hang') return this.#hang(action.closeAfter);
+    if (action !== undefined && action.kind !== 'reply' && action.afterBytes !== undefined && fallback === REPLIES.startData) {
+      // A cut mid-message: the client is invited to send it, and loses the connection part-way.
+      this.#cut = action;
+      this.#received = 0;
+      return this.#reply(fallback, false, () => then(fallback));
+    }
+    const perform = action === undefined || action.kind === 'reply'
+      ? () => {
+        const reply = action?.reply ?? fallback;
+        if (action?.bytesPerSecond !== undefined) this.#rate = action.bytesPerSecond;
+        this.#reply(reply, false, () => then(reply));
+      }
+      : () => this.#drop(action);
     const delay = action?.delay ?? 0;
-    if (delay <= 0) return this.#reply(reply, false, () => then(reply));
-    // The idle timeout measures the client's silence, not ours: it is off while a delayed reply waits.
+    if (delay <= 0) return perform();
+    // The idle timeout measures the client's silence, not ours: it is off while a delayed action waits.
     this.socket.setTimeout(0);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.socket.setTimeout(this.limits.idleTimeout);
-      this.#corked(() => this.#reply(reply, false, () => then(reply)));
+      this.#corked(perform);
     }, delay);
+  }
+
+  /** Closes (FIN) or resets (RST) the connection without a reply. */
+  #drop(action: DropAction): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#cut = undefined;
+    drop(this.socket, action.kind);
+  }
+
+  /**
+   * Reads nothing more and answers nothing (the reader stays busy, so the socket is paused). The idle
+   * timeout would answer 421: it is replaced by a silent close after `closeAfter`, else after the idle
+   * timeout, so a hung session still ends.
+   */
+  #hang(closeAfter: number | undefined): void {
+    this.socket.setTimeout(0);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#drop({ kind: 'close' });
+    }, closeAfter !== undefined && closeAfter > 0 ? closeAfter : this.limits.idleTimeout);
   }
 
   /** Writes a reply; `421` (§3.8) and QUIT's `221` close the connection, anything else reads on. */
@@ -255,16 +298,26 @@ export class Session implements SessionInfo {
       }
       if (Object.isFrozen(reply) && Object.isFrozen(reply.lines)) WIRE.set(reply, wire);
     }
-    this.socket.write(wire, 'latin1');
-    if (quit || reply.code === 421) {
+    const closes = quit || reply.code === 421;
+    if (this.#rate === undefined) {
+      this.socket.write(wire, 'latin1');
+      return this.#replied(closes, apply);
+    }
+    if (closes) this.#gone = true; // nothing more is answered while the last reply trickles out
+    this.#stopWrite = writeThrottled(this.socket, wire, this.#rate, () => {
+      this.#stopWrite = undefined;
+      this.#corked(() => this.#replied(closes, apply));
+    });
+  }
+
+  /** After a reply went out: `421` and QUIT close, anything else reads on. */
+  #replied(closes: boolean, apply: (() => void) | undefined): void {
+    if (closes) {
       this.#gone = true;
-      this.socket.end();
-      // A client that never closes its side must not hold the connection (and a maxConnections slot).
-      const socket = this.socket;
-      const linger = setTimeout(() => socket.destroy(), LINGER).unref();
-      socket.once('close', () => clearTimeout(linger));
+      drop(this.socket, 'close');
       return;
     }
+    if (this.#gone) return;
     apply?.();
     if (this.#closing && this.state !== 'data') return this.#reply(REPLIES.shuttingDown);
     this.#reader.next();
@@ -292,6 +345,7 @@ export class Session implements SessionInfo {
     this.#gone = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#stopWrite?.();
     try {
       this.handler.close?.(this);
     } catch (err) {

@@ -3,7 +3,7 @@
  * against an interceptor's rules and a forced result is replied exactly, at its phase, after its delay;
  * everything else is accepted and the messages are kept for assertions.
  */
-import { messageVerdict } from '../adapters/verdict.js';
+import { keepsMessage, messageVerdict } from '../adapters/verdict.js';
 import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from '../adapters/message.js';
 import { forcedAction, refusal } from '../adapters/forced-reply.js';
 import type { Attempt, Interceptor } from '../index.js';
@@ -39,6 +39,22 @@ export interface FakeMx {
   close(): Promise<void>;
 }
 
+/**
+ * A `data`-phase fault with `afterBytes` cuts the message: it must be decided at the DATA command, not
+ * at the end. It is checked (counted, drawn) only when such a rule is the first candidate of a
+ * recipient, so other rules stay decided once, at the end of the message.
+ */
+function cutAtData(interceptor: Interceptor, s: SessionInfo, tags: readonly string[]): Action | undefined {
+  for (const recipient of s.rcptTo) {
+    const attempt: Attempt = { mta: s.remoteAddress, ip: s.localAddress, tags, recipient, phase: 'data' };
+    const first = interceptor.explain(attempt).winner?.fault;
+    if (first === undefined || !('afterBytes' in first) || first.afterBytes === undefined) continue;
+    const result = interceptor.check(attempt);
+    if (result?.fault !== undefined && 'afterBytes' in result.fault && result.fault.afterBytes !== undefined) return forcedAction(result);
+  }
+  return undefined;
+}
+
 /** @internal The engine handler applying `interceptor`'s rules; `store` receives accepted messages. */
 export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void): SmtpHandler {
   const reader = new TagReader(tags);
@@ -54,7 +70,11 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
     connect: (s) => check({ mta: s.remoteAddress, ip: s.localAddress, phase: 'connect' }),
     mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, tags: reader.envelope(from.address), phase: 'mail' }),
     rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt' }),
-    data: (s) => { bodies.set(s, []); return undefined; },
+    data: (s) => {
+      const cut = cutAtData(interceptor, s, reader.envelope(s.mailFrom?.address));
+      if (cut === undefined) bodies.set(s, []);
+      return cut;
+    },
     chunk: (s, chunk) => { bodies.get(s)?.push(chunk); },
     message: (s, size) => {
       const raw = Buffer.concat(bodies.get(s) ?? [], size);
@@ -67,7 +87,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
       } catch (err) {
         return refusal(554, '5.6.0', err);
       }
-      if (verdict === undefined || verdict.outcome === 'accepted') store(acceptedMessage(s.id, mailFrom, s.rcptTo, headers, raw));
+      if (keepsMessage(verdict)) store(acceptedMessage(s.id, mailFrom, s.rcptTo, headers, raw));
       return forcedAction(verdict);
     },
     close: (s) => { bodies.delete(s); },
