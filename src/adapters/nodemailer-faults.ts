@@ -31,11 +31,11 @@ function withFields(message: string, fields: Record<string, unknown>): Error {
 const closed = (): Error => withFields('Connection closed unexpectedly', { code: 'ECONNECTION', command: 'CONN' });
 
 /**
- * A reset read from the socket: node's `read ECONNRESET` wrapped by nodemailer as ESOCKET. At RCPT
- * nodemailer has already pipelined DATA and sees the close first (ECONNECTION), as with a real server.
+ * A reset read from the socket: node's `read ECONNRESET` wrapped by nodemailer as ESOCKET (a server
+ * resetting the moment it reads the command; one that resets later, after nodemailer wrote more, may
+ * be reported as a close).
  */
 function reset(phase: Phase, options: TransportOptions): Error {
-  if (phase === 'rcpt') return closed();
   const errno = -constants.errno.ECONNRESET;
   if (phase === 'connect') {
     // Reset before the greeting: node reports it on connect, with the server's address.
