@@ -20,6 +20,8 @@ export interface SessionLike {
   remoteAddress: string;
   localAddress: string;
   envelope: { mailFrom: { address: string } | false; rcptTo: { address: string }[] };
+  /** smtp-server sets it once the connection is TLS. */
+  secure?: boolean;
 }
 
 /** Options of {@link interceptServerOptions}. */
@@ -96,7 +98,7 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
           // Never let a bad attempt escape this listener: it would crash the process.
           return callback(Object.assign(new Error(`5.6.0 ${(err as Error).message.replace(/[\r\n]/g, ' ')}`), { responseCode: 554 }));
         }
-        if (verdict === undefined || verdict.outcome === 'accepted') onMessage?.(acceptedMessage(session.id, from, rcptTo, headers, raw));
+        if (verdict === undefined || verdict.outcome === 'accepted') onMessage?.(acceptedMessage(session.id, from, rcptTo, headers, raw, session.secure === true));
         answer(verdict, callback, true);
       });
     },

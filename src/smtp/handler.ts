@@ -31,8 +31,13 @@ export interface HangAction {
   readonly closeAfter?: number | undefined;
 }
 
+/** At STARTTLS: say 220, then abort the TLS handshake (close on the client's first handshake bytes). */
+export interface TlsFailAction {
+  readonly kind: 'tls-fail';
+}
+
 /** What a session does at a step. */
-export type Action = ReplyAction | DropAction | HangAction;
+export type Action = ReplyAction | DropAction | HangAction | TlsFailAction;
 
 /** A handler's answer: an action, `undefined` for the engine's default, or a promise of either. */
 export type Decision = Action | undefined | PromiseLike<Action | undefined>;
@@ -52,6 +57,8 @@ export interface SessionInfo {
   readonly mailFrom: PathCommand | undefined;
   /** Accepted RCPT TO addresses of the open transaction, in order. */
   readonly rcptTo: readonly string[];
+  /** The connection was upgraded by STARTTLS. */
+  readonly secure: boolean;
 }
 
 /**
@@ -75,6 +82,10 @@ export interface SmtpHandler {
   chunk?(session: SessionInfo, chunk: Buffer): void | PromiseLike<void>;
   /** The end of a message within the size limit (`size` octets). Default `250 2.0.0`. */
   message?(session: SessionInfo, size: number): Decision;
+  /** Whether the EHLO reply offers STARTTLS (only when the server has a certificate). Default true. */
+  offerTls?(session: SessionInfo): boolean;
+  /** STARTTLS (RFC 3207). Default `220 2.0.0` and the handshake; a `454` refuses, `tls-fail` aborts it. */
+  starttls?(session: SessionInfo): Decision;
   /** The connection is gone; a message still being read is abandoned. */
   close?(session: SessionInfo): void;
 }

@@ -3,6 +3,7 @@
  * each step, and writes every reply through `formatReply`. Framing is the reader's.
  */
 import type { Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
 import { drop, writeThrottled } from './faults.js';
 import type { Action, Decision, DropAction, SessionInfo, SmtpHandler } from './handler.js';
 import { ACCEPTS, isAscii, NOT_IMPLEMENTED, type PathCommand, parsePath, REPLIES, type ServerReplies, type State, type Verb } from './protocol.js';
@@ -20,6 +21,8 @@ export interface SessionLimits {
   readonly maxLine: number;
   /** Milliseconds without input before `421 4.4.2`. */
   readonly idleTimeout: number;
+  /** The certificate for STARTTLS; none: STARTTLS is neither offered nor accepted. */
+  readonly tls: SecureContext | undefined;
 }
 
 // Frozen replies (the engine's own, a server's greeting, a rule's) never change: each is formatted once.
@@ -37,6 +40,7 @@ export class Session implements SessionInfo {
   helo: string | undefined;
   mailFrom: PathCommand | undefined;
   rcptTo: string[] = [];
+  secure = false;
   readonly #reader: LineReader;
   /** The connection; a STARTTLS upgrade would attach its TLS socket here and keep the reader and state. */
   private socket: Socket;
@@ -51,6 +55,8 @@ export class Session implements SessionInfo {
   #stopWrite: (() => void) | undefined; // a throttled reply still being written
   #cut: DropAction | undefined; // cut the message being read after `afterBytes` octets
   #received = 0; // octets of the message being read
+  #offered = false; // the last EHLO reply offered STARTTLS
+  #tls: 'upgrade' | 'abort' | undefined; // after STARTTLS's 220: the handshake, or a forced failure of it
 
   constructor(
     readonly id: string,
@@ -83,12 +89,20 @@ export class Session implements SessionInfo {
     });
   }
 
+  readonly #onData = (chunk: Buffer): void => {
+    // A forced TLS failure: the client's first handshake bytes are answered by a close.
+    if (this.#tls === 'abort') return this.#drop({ kind: 'close' });
+    this.#corked(() => this.#reader.push(chunk));
+  };
+  readonly #onClose = (): void => this.#end();
+  readonly #onTimeout = (): void => this.#corked(() => this.#reply(REPLIES.timeout));
+
   #attach(socket: Socket): void {
     socket.setNoDelay(true); // replies are small and awaited one by one: Nagle would hold them back
-    socket.on('data', (chunk: Buffer) => this.#corked(() => this.#reader.push(chunk)));
+    socket.on('data', this.#onData);
     socket.on('error', () => undefined); // a client resetting its connection is the client's business
-    socket.on('close', () => this.#end());
-    socket.setTimeout(this.limits.idleTimeout, () => this.#corked(() => this.#reply(REPLIES.timeout)));
+    socket.on('close', this.#onClose);
+    socket.setTimeout(this.limits.idleTimeout, this.#onTimeout);
   }
 
   /** Server shutdown: `421` now when idle, else right after the reply being prepared. */
@@ -117,7 +131,7 @@ export class Session implements SessionInfo {
         this.#resetTransaction(); // §4.1.4: EHLO in a session resets it like RSET
         this.helo = args;
         this.state = 'ready';
-        return this.#reply(verb === 'EHLO' ? this.limits.replies.ehlo : this.limits.replies.helo);
+        return this.#reply(verb === 'EHLO' ? this.#ehlo() : this.limits.replies.helo);
       case 'MAIL': return this.#mail(args);
       case 'RCPT': return this.#rcpt(args);
       case 'DATA':
@@ -135,7 +149,56 @@ export class Session implements SessionInfo {
       case 'QUIT': return this.#reply(REPLIES.closing, true);
       case 'VRFY': return this.#reply(args === '' ? REPLIES.needArgument : REPLIES.cannotVerify);
       case 'HELP': return this.#reply(REPLIES.help);
+      case 'STARTTLS': return this.#starttls(args);
     }
+  }
+
+  /** The EHLO reply: STARTTLS offered on a plain connection of a server with a certificate. */
+  #ehlo(): Reply {
+    const offer = this.limits.tls !== undefined && !this.secure && (this.handler.offerTls?.(this) ?? true);
+    this.#offered = offer;
+    return offer ? this.limits.replies.ehloTls : this.limits.replies.ehlo;
+  }
+
+  /** RFC 3207 §4: 220 then the handshake; afterwards the session starts over (§4.2: EHLO again). */
+  #starttls(args: string): void {
+    if (args !== '') return this.#reply(REPLIES.noArguments);
+    if (this.secure) return this.#reply(REPLIES.alreadyTls);
+    // Not offered (no certificate, or the handler withheld it): as if not implemented, §4.2.4.
+    if (!this.#offered) return this.#reply(REPLIES.notImplemented);
+    this.#decide(() => this.handler.starttls?.(this), REPLIES.readyTls, (reply) => {
+      if (reply.code === 220) this.#upgrade();
+    });
+  }
+
+  /** Re-attaches the session to a TLS socket over the same connection, keeping reader and handler. */
+  #upgrade(): void {
+    const plain = this.socket;
+    this.#tls = 'upgrade';
+    this.#reader.discard(); // §4.2: nothing sent in clear after STARTTLS is kept
+    // Only the session's own listeners: the server's (connection count) stay on the connection.
+    plain.off('data', this.#onData).off('close', this.#onClose).off('timeout', this.#onTimeout);
+    plain.setTimeout(0);
+    // The 220 is still corked: wrap the socket once it is flushed. The client's handshake cannot come
+    // before it has read the 220, so nothing arrives in between.
+    process.nextTick(() => this.#wrap(plain));
+  }
+
+  #wrap(plain: Socket): void {
+    if (this.#gone || plain.destroyed) return;
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.limits.tls! });
+    this.socket = secure;
+    this.#paused = false;
+    this.#attach(secure);
+    secure.once('secure', () => {
+      // §4.2: the server forgets everything it knew from the client before TLS.
+      this.#tls = undefined;
+      this.secure = true;
+      this.#resetTransaction();
+      this.helo = undefined;
+      this.state = 'fresh';
+      this.#reader.next();
+    });
   }
 
   #mail(args: string): void {
@@ -240,6 +303,7 @@ export class Session implements SessionInfo {
 
   #act(action: Action | undefined, fallback: Reply, then: (reply: Reply) => void): void {
     if (action?.kind === 'hang') return this.#hang(action.closeAfter);
+    if (action?.kind === 'tls-fail') return this.#reply(REPLIES.readyTls, false, () => { this.#tls = 'abort'; });
     if (action !== undefined && action.kind !== 'reply' && action.afterBytes !== undefined && fallback === REPLIES.startData) {
       // A cut mid-message: the client is invited to send it, and loses the connection part-way.
       this.#cut = action;
@@ -319,6 +383,7 @@ export class Session implements SessionInfo {
     }
     if (this.#gone) return;
     apply?.();
+    if (this.#tls !== undefined) return; // nothing is read in clear after STARTTLS's 220
     if (this.#closing && this.state !== 'data') return this.#reply(REPLIES.shuttingDown);
     this.#reader.next();
   }

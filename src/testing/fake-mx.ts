@@ -6,9 +6,10 @@
 import { keepsMessage, messageVerdict } from '../adapters/verdict.js';
 import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from '../adapters/message.js';
 import { forcedAction, refusal } from '../adapters/forced-reply.js';
-import type { Attempt, Interceptor } from '../index.js';
+import type { Attempt, ForcedResult, Interceptor } from '../index.js';
 import type { Action, SessionInfo, SmtpHandler } from '../smtp/handler.js';
 import { SmtpServer } from '../smtp/server.js';
+import { TEST_CERTIFICATE, TEST_KEY } from './test-certificate.js';
 
 export type { AcceptedMessage, TagSource } from '../adapters/message.js';
 
@@ -23,6 +24,12 @@ export interface FakeMxOptions {
   size?: number;
   /** Where campaign tags come from. @default { header: 'X-Campaign', fromAddressExtension: true } */
   tags?: TagSource;
+  /**
+   * Offer STARTTLS (RFC 3207): `true` with the bundled test certificate (`TEST_CERTIFICATE`, for
+   * `localhost`), or your own PEM `key` and `cert`. Without it STARTTLS is not offered, so a client's
+   * opportunistic TLS never meets a certificate it does not trust. @default undefined
+   */
+  tls?: true | { key: string | Buffer; cert: string | Buffer };
   /** Called with every message accepted at DATA (envelope, parsed headers, raw bytes). */
   onMessage?: (message: AcceptedMessage) => void;
 }
@@ -55,10 +62,23 @@ function cutAtData(interceptor: Interceptor, s: SessionInfo, tags: readonly stri
   return undefined;
 }
 
+/** The STARTTLS answer a tls fault forces: `refuse` is 454 4.7.0 (with the rule's text), `fail` aborts the handshake. */
+function starttlsAction(result: ForcedResult | undefined): Action | undefined {
+  const fault = tlsOf(result);
+  if (fault === 'fail') return { kind: 'tls-fail' };
+  if (fault !== 'refuse') return undefined;
+  const given = result?.rule.description;
+  const text = typeof given === 'string' ? given : 'TLS not available due to temporary reason';
+  return { kind: 'reply', reply: { code: 454, extended: '4.7.0', lines: [text] } };
+}
+
+const tlsOf = (result: ForcedResult | undefined) => (result?.fault?.kind === 'tls' ? result.fault.tls : undefined);
+
 /** @internal The engine handler applying `interceptor`'s rules; `store` receives accepted messages. */
 export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void): SmtpHandler {
   const reader = new TagReader(tags);
   const bodies = new WeakMap<SessionInfo, Buffer[]>(); // the message being read, per session
+  const tlsFaults = new WeakMap<SessionInfo, ForcedResult>(); // decided with the greeting, acted on at EHLO/STARTTLS
   const check = (attempt: Attempt): Action | undefined => {
     try {
       return forcedAction(interceptor.check(attempt));
@@ -67,7 +87,13 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
     }
   };
   return {
-    connect: (s) => check({ mta: s.remoteAddress, ip: s.localAddress, phase: 'connect' }),
+    connect: (s) => {
+      const result = interceptor.check({ mta: s.remoteAddress, ip: s.localAddress, phase: 'connect' });
+      if (result?.fault?.kind === 'tls') tlsFaults.set(s, result);
+      return forcedAction(result);
+    },
+    offerTls: (s) => tlsOf(tlsFaults.get(s)) !== 'unavailable',
+    starttls: (s) => starttlsAction(tlsFaults.get(s)),
     mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, tags: reader.envelope(from.address), phase: 'mail' }),
     rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt' }),
     data: (s) => {
@@ -87,7 +113,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
       } catch (err) {
         return refusal(554, '5.6.0', err);
       }
-      if (keepsMessage(verdict)) store(acceptedMessage(s.id, mailFrom, s.rcptTo, headers, raw));
+      if (keepsMessage(verdict)) store(acceptedMessage(s.id, mailFrom, s.rcptTo, headers, raw, s.secure));
       return forcedAction(verdict);
     },
     close: (s) => { bodies.delete(s); },
@@ -105,7 +131,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
  * ```
  */
 export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
-  const { interceptor, host = '127.0.0.1', port = 0, size, tags, onMessage } = options;
+  const { interceptor, host = '127.0.0.1', port = 0, size, tags, onMessage, tls } = options;
   const messages: AcceptedMessage[] = [];
   const server = new SmtpServer({
     handler: fakeMxHandler(interceptor, tags, (message) => {
@@ -113,6 +139,7 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
       onMessage?.(message);
     }),
     ...(size === undefined ? {} : { size }),
+    ...(tls === undefined ? {} : { tls: tls === true ? { key: TEST_KEY, cert: TEST_CERTIFICATE } : tls }),
     // The client already got `451 4.3.0` (say a rule text the reply writer refuses, or an onMessage that
     // threw): the warning says why, without ending the test process.
     onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning'),
