@@ -2,8 +2,9 @@
 /**
  * The `smtp-intercept` command. `smtp-intercept serve [options]`: see `--help` and docs/cli.md.
  */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { generateToken, serve } from './serve.js';
+import { generateToken, serve, type ServeOptions } from './serve.js';
 
 const HELP = `Usage: smtp-intercept serve [options]
 
@@ -15,6 +16,9 @@ Options:
   --http-port <port>    REST API port, 0 for a free one            (default 8025)
   --rules <file>        rule file                                  (default ./smtp-intercept.json)
   --token <token>       API bearer token (or SMTP_INTERCEPT_TOKEN; generated and printed when neither)
+  --tls-key <file>      PEM key for STARTTLS (with --tls-cert)
+  --tls-cert <file>     PEM certificate for STARTTLS (with --tls-key)
+  --tls                 offer STARTTLS with the bundled test certificate (localhost; tests only)
   --help                show this help
 
 API: /v1/errors (rules), GET /v1/attempts (recent attempts), GET /v1/messages (accepted mail).
@@ -27,6 +31,16 @@ function port(value: string | undefined, fallback: number, flag: string): number
   return n;
 }
 
+/** STARTTLS from the flags: a key and a certificate file together, or the bundled test certificate. */
+async function tlsOption(keyFile: string | undefined, certFile: string | undefined, test: boolean): Promise<ServeOptions['tls']> {
+  if ((keyFile === undefined) !== (certFile === undefined)) throw new Error('--tls-key and --tls-cert go together');
+  if (keyFile !== undefined && certFile !== undefined) {
+    if (test) throw new Error('--tls uses the bundled test certificate: leave it out with --tls-key/--tls-cert');
+    return { key: await readFile(keyFile), cert: await readFile(certFile) };
+  }
+  return test ? true : undefined;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -37,6 +51,9 @@ async function main(argv: string[]): Promise<number> {
       'http-port': { type: 'string' },
       rules: { type: 'string' },
       token: { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      tls: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -54,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
     rules: values.rules ?? './smtp-intercept.json',
     token,
     keep: 1000,
+    tls: await tlsOption(values['tls-key'], values['tls-cert'], values.tls === true),
   });
   process.stdout.write(`smtp listening on ${served.smtp.host}:${served.smtp.port}\n`);
   process.stdout.write(`http listening on ${served.http.host}:${served.http.port}\n`);

@@ -22,6 +22,8 @@ export interface ServeOptions {
   token: string;
   /** How many recent attempts and messages the API keeps. */
   keep: number;
+  /** Offer STARTTLS: `true` with the bundled test certificate, or your PEM key and certificate. */
+  tls?: true | { key: string | Buffer; cert: string | Buffer } | undefined;
 }
 
 /** A running `serve`. */
@@ -46,7 +48,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
   let mx: FakeMx;
   try {
     mx = await createFakeMx({
-      interceptor, host: options.host, port: options.smtpPort,
+      interceptor, host: options.host, port: options.smtpPort, ...(options.tls === undefined ? {} : { tls: options.tls }),
       onMessage: (m) => { messages.push(m); if (messages.length > options.keep) messages.shift(); },
     });
   } catch (err) {

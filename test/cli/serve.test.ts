@@ -2,13 +2,14 @@
 // rules intact.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { ErrorsClient, ValidationError } from '../../src/client/index.js';
+import { TEST_CERTIFICATE, TEST_KEY } from '../../src/testing/index.js';
 
 const cli = resolve(import.meta.dirname, '../../src/cli/index.ts');
 const dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-cli-'));
@@ -101,5 +102,32 @@ describe('smtp-intercept serve', () => {
     assert.equal(await new Promise((r) => child.once('exit', r)), 0);
     assert.match(out, /Usage: smtp-intercept serve/);
     assert.match(out, /--smtp-port/);
+  });
+
+  it('STARTTLS with --tls-key/--tls-cert, and a fault rule over REST played on the wire', async () => {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    writeFileSync(key, TEST_KEY);
+    writeFileSync(cert, TEST_CERTIFICATE);
+    const token = 'cli-tls-token';
+    const server = await start(['serve', '--smtp-port', '0', '--http-port', '0', '--rules', join(dir, 'tls-rules.json'), '--tls-key', key, '--tls-cert', cert], { SMTP_INTERCEPT_TOKEN: token });
+    try {
+      const client = new ErrorsClient({ baseUrl: `http://127.0.0.1:${server.httpPort}`, token });
+      await client.add({ domain: 'example.org', fault: 'disconnect', phase: 'data', times: 1 });
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.smtpPort, requireTLS: true, tls: { ca: TEST_CERTIFICATE, servername: 'localhost' } });
+      const mail = { from: 'a@example.com', to: 'bob@example.org', subject: 's', text: 't' };
+      const err = await transport.sendMail(mail).then(() => assert.fail('sent'), (e: Error & { code?: string }) => e);
+      assert.equal(err.code, 'ECONNECTION');
+      assert.deepEqual((await transport.sendMail(mail)).accepted, ['bob@example.org']);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+
+  it('--tls-key without --tls-cert is refused', async () => {
+    const server = await start(['serve', '--smtp-port', '0', '--http-port', '0', '--tls-key', join(dir, 'key.pem')]);
+    assert.equal(await server.exited, 1);
+    assert.match(server.output, /--tls-key and --tls-cert go together/);
   });
 });
