@@ -42,7 +42,7 @@ export class Session implements SessionInfo {
   rcptTo: string[] = [];
   secure = false;
   readonly #reader: LineReader;
-  /** The connection; a STARTTLS upgrade would attach its TLS socket here and keep the reader and state. */
+  /** The connection; STARTTLS attaches its TLS socket here and keeps the reader. */
   private socket: Socket;
   #utf8 = false; // the open transaction declared SMTPUTF8
   #timer: NodeJS.Timeout | undefined;
