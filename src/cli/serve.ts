@@ -66,7 +66,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
         authenticate(creds, req.headers.authorization);
         if (path === '/v1/attempts') {
           const attempts = recent.map((a) => ({
-            at: new Date(a.at).toISOString(), attempt: a.attempt, forced: a.result !== undefined, rule: a.result?.rule.id, reply: a.result?.reply, outcome: a.result?.outcome ?? 'passed',
+            at: new Date(a.at).toISOString(), attempt: a.attempt, forced: a.result !== undefined, rule: a.result?.rule.id, reply: a.result?.reply, fault: a.result?.fault?.kind, outcome: a.result?.outcome ?? 'passed',
           }));
           return sendJson(res, 200, attempts, { 'x-request-id': requestId });
         }

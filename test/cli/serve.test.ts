@@ -119,6 +119,8 @@ describe('smtp-intercept serve', () => {
       const err = await transport.sendMail(mail).then(() => assert.fail('sent'), (e: Error & { code?: string }) => e);
       assert.equal(err.code, 'ECONNECTION');
       assert.deepEqual((await transport.sendMail(mail)).accepted, ['bob@example.org']);
+      const attempts = await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/attempts`, { headers: { authorization: `Bearer ${token}` } })).json() as { fault?: string; outcome: string }[];
+      assert.deepEqual(attempts.filter((a) => a.fault !== undefined).map((a) => [a.fault, a.outcome]), [['disconnect', 'deferred']]);
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;
