@@ -49,7 +49,8 @@ export interface InterceptCallbacks {
  * goes out as smtp-server's fixed `250 Accepted`; a multi-line description becomes one line; a `554`
  * greeting closes the connection instead of answering `503` until QUIT; every greeting waits smtp-server's
  * fixed 100 ms early-talker delay; smtp-server does not refuse a message over `size` that came without
- * `SIZE=`.
+ * `SIZE=`. A fault rule cannot be performed (smtp-server gives no hold of the socket): it is answered
+ * `421 4.3.0` naming the fault, with a process warning.
  *
  * @example
  * ```ts
