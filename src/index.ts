@@ -13,7 +13,8 @@ export type { GreylistInput, GreylistSpec, RateInput, RatePer, RateSpec } from '
 export type { GateExplanation, GreylistExplanation, RateExplanation, Triplet } from './gate-state.js';
 export type { RuleFilter } from './rule-filter.js';
 export type { Attempt } from './attempt.js';
-export type { ForcedResult, Outcome } from './result.js';
+export type { ForcedFault, ForcedReply, ForcedResult, Outcome } from './result.js';
+export type { Fault, FaultKind, TlsFault } from './fault.js';
 export { SmtpInterceptError, ValidationError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
 export { MemoryStore, StoreOutcomeUnknownError, StoreUnavailableError } from './store.js';

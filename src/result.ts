@@ -1,6 +1,7 @@
 /**
  * The forced result of a matched attempt: what an adapter replies or reports instead of delivering.
  */
+import type { Fault } from './fault.js';
 import { buildReplyLines } from './reply.js';
 import type { Phase } from './rule-input.js';
 import type { Rule } from './rule.js';
@@ -9,15 +10,22 @@ import type { Rule } from './rule.js';
 export type Outcome = 'accepted' | 'deferred' | 'failed';
 
 /**
- * The verdict for one attempt. Frozen; the same object is returned for every attempt a rule forces.
+ * The verdict for one attempt: a {@link ForcedReply} or a {@link ForcedFault} (tell them apart by
+ * `fault`). Frozen; the same object is returned for every attempt a rule forces.
  *
  * @example
  * ```ts
  * const r = ic.check({ recipient: 'bob@gmail.com' })
- * if (r?.retryable) scheduleRetry(r.reply) // "421 4.0.0 forced deferring"
+ * if (r?.fault) dropConnection(r.fault)
+ * else if (r?.retryable) scheduleRetry(r.reply) // "421 4.0.0 forced deferring"
  * ```
  */
-export interface ForcedResult {
+export type ForcedResult = ForcedReply | ForcedFault;
+
+/** A forced reply: the rule's code, enhanced code and text. */
+export interface ForcedReply {
+  /** Always undefined: a reply is not a fault. */
+  readonly fault?: undefined;
   /** SMTP reply code. */
   readonly code: number;
   /** Enhanced status code: the rule's, or `<class>.0.0`. */
@@ -49,6 +57,29 @@ export interface ForcedResult {
   readonly rule: Rule;
 }
 
+/**
+ * A forced connection fault: no reply, the connection misbehaves. A host sees a failed connection,
+ * so the outcome is always `deferred` and `retryable`.
+ */
+export interface ForcedFault {
+  /** Which fault, with its options. */
+  readonly fault: Fault;
+  /** A fault has no reply: these are absent (so `result.code` reads on either kind of result). */
+  readonly code?: undefined;
+  readonly extended?: undefined;
+  readonly description?: undefined;
+  readonly reply?: undefined;
+  readonly replyLines?: undefined;
+  readonly outcome: 'deferred';
+  readonly retryable: true;
+  /** SMTP stage at which the fault happens (`connect` for `tls`: at STARTTLS). */
+  readonly phase: Phase;
+  /** Milliseconds before the fault; for `hang`, before the server closes (0: never). */
+  readonly delay: number;
+  /** The rule that forced it. */
+  readonly rule: Rule;
+}
+
 const DEFAULT_TEXT: Record<Outcome, string> = {
   accepted: 'forced accept',
   deferred: 'forced deferring',
@@ -57,6 +88,10 @@ const DEFAULT_TEXT: Record<Outcome, string> = {
 
 /** @internal Builds the (frozen) result a rule forces. */
 export function forcedResult(rule: Rule): ForcedResult {
+  const fault = rule.fault;
+  if (fault !== undefined) {
+    return Object.freeze({ fault, outcome: 'deferred', retryable: true, phase: rule.phase, delay: rule.delay, rule });
+  }
   const outcome: Outcome = rule.code < 300 ? 'accepted' : rule.code < 500 ? 'deferred' : 'failed';
   const extended = rule.extended ?? `${String(rule.code)[0]}.0.0`;
   const given = rule.description ?? DEFAULT_TEXT[outcome];

@@ -7,6 +7,7 @@ import {
   gateConflicts, GREYLIST_REPLY, parseGreylist, parseRate, RATE_REPLY, type GreylistInput, type GreylistSpec, type RateInput, type RateSpec,
 } from './gate-input.js';
 import { type ErrorDetail, ValidationError } from './errors.js';
+import { type Fault, type FaultKind, parseFault, type TlsFault } from './fault.js';
 import { parseCidr, parseIp, type ParsedCidr } from './ip.js';
 import { MAX_REPLY_LINES, replyTextProblem } from './reply.js';
 import { schemaProblems, sortByField } from './schema.js';
@@ -39,7 +40,7 @@ export interface SelectorFields {
  * strings (`"553"`, `"true"`), as they arrive from HTTP forms. See `docs/rules.md` for every field.
  */
 export interface RuleInput extends SelectorFields {
-  /** Final SMTP reply code, 200-299 or 400-599. Required for `add`, optional for `remove`. */
+  /** Final SMTP reply code, 200-299 or 400-599. Required for `add` unless `fault` is set; optional for `remove`. */
   code?: number | string;
   /** RFC 3463 enhanced code `class.subject.detail`; class must equal the code's first digit. Default `<class>.0.0`. */
   extended?: string;
@@ -76,6 +77,14 @@ export interface RuleInput extends SelectorFields {
    * seconds. Exclusive with `greylist` and `probability`.
    */
   rate?: RateInput;
+  /** A connection fault instead of a reply (exclusive with `code` and `extended`). See {@link Fault}. */
+  fault?: FaultKind;
+  /** With `disconnect`/`reset` at phase `data`: cut the message after this many octets. */
+  afterBytes?: number | string;
+  /** With `throttle`: octets per second of every reply from the rule's phase on. Required for it. */
+  bytesPerSecond?: number | string;
+  /** With `tls`: what goes wrong at STARTTLS. Required for it. */
+  tls?: TlsFault;
 }
 
 /** The validated, normalised content of a rule input. */
@@ -102,6 +111,8 @@ export interface RuleSpec {
   readonly delay: number;
   readonly greylist: GreylistSpec | undefined;
   readonly rate: RateSpec | undefined;
+  /** The connection fault forced instead of a reply. */
+  readonly fault: Fault | undefined;
 }
 
 const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
@@ -201,13 +212,25 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
   const gateReply = greylist !== undefined ? GREYLIST_REPLY : rate !== undefined ? RATE_REPLY : undefined;
   // A greylist or rate with a problem of its own is reported as such, not as a missing code.
   const gated = greylist !== undefined || rate !== undefined || bad.has('greylist') || bad.has('rate') || p.list.some((d) => /^(greylist|rate)\./.test(d.param ?? ''));
-  if (requireCode && raw.code === undefined && !gated) p.add('required', 'code', 'code is required');
-  const code = parseCode(ok('code'), p) ?? (raw.code === undefined ? gateReply?.code : undefined);
-  let extended = ok('extended') ?? (gateReply !== undefined && code !== undefined && String(code)[0] === '4' ? gateReply.extended : undefined);
+  const phaseRaw = ok('phase');
+  const fault = parseFault({ fault: ok('fault'), afterBytes: ok('afterBytes'), bytesPerSecond: ok('bytesPerSecond'), tls: ok('tls') },
+    raw, phaseRaw, (d) => p.list.push(d));
+  const faulty = raw.fault !== undefined;
+  if (requireCode && raw.code === undefined && !gated && !faulty) p.add('required', 'code', 'code is required (or a fault)');
+  if (faulty && raw.code !== undefined) p.add('mutually_exclusive', 'code', 'a rule forces either a reply (code) or a fault, not both');
+  if (faulty && raw.extended !== undefined) p.add('mutually_exclusive', 'extended', 'extended belongs to a reply; a fault has none');
+  if (faulty && (raw.greylist !== undefined || raw.rate !== undefined)) {
+    p.add('mutually_exclusive', 'fault', 'a fault cannot be combined with greylist or rate, which force replies');
+  }
+  if (faulty && raw.description !== undefined && !(raw.fault === 'tls' && raw.tls === 'refuse')) {
+    p.add('mutually_exclusive', 'description', 'with a fault, description is only the text of tls refuse\'s 454 reply');
+  }
+  const code = faulty ? undefined : parseCode(ok('code'), p) ?? (raw.code === undefined ? gateReply?.code : undefined);
+  let extended = faulty ? undefined : ok('extended') ?? (gateReply !== undefined && code !== undefined && String(code)[0] === '4' ? gateReply.extended : undefined);
   if (extended !== undefined && code !== undefined && extended[0] !== String(code)[0]) {
     extended = p.add('invalid_format', 'extended', `extended ${extended} must start with the class of code ${code} (${String(code)[0]}.x.x)`);
   }
-  const description = parseDescription(ok('description') ?? gateReply?.description, extended ?? `${code === undefined ? 'x' : String(code)[0]}.0.0`, p);
+  const description = parseDescription(ok('description') ?? (faulty ? undefined : gateReply?.description), extended ?? (faulty ? '4.7.0' : `${code === undefined ? 'x' : String(code)[0]}.0.0`), p);
   const pool = ok('pool');
   const mtaRaw = ok('mta');
   const mta = mtaRaw === undefined ? undefined : parseIp(mtaRaw)?.text ?? p.add('invalid_format', 'mta', `mta "${mtaRaw}" is not an IPv4 or IPv6 address`);
@@ -252,7 +275,8 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
   let expires = expiresRaw === undefined ? undefined : parseExpires(expiresRaw, now, p);
   if (ttl !== undefined) expires = now + Math.round(ttl * 1000);
   const priority = parseNumberIn('priority', ok('priority'), -1_000_000, 1_000_000, p, true) ?? 0;
-  const phase = ok('phase') ?? 'rcpt';
+  // A tls fault happens at STARTTLS, before any transaction: its phase is connect.
+  const phase = phaseRaw ?? (raw.fault === 'tls' ? 'connect' : 'rcpt');
   const delay = parseNumberIn('delay', ok('delay'), 0, 600_000, p, true) ?? 0;
 
   if (raw.pool !== undefined && raw.mta !== undefined) p.add('mutually_exclusive', 'mta', 'pool and mta may not be used together');
@@ -264,6 +288,6 @@ export function parseRuleInput(input: unknown, now: number, requireCode = true):
   if (p.list.length > 0) throw new ValidationError(sortByField(p.list));
   return {
     code, extended, description, pool, mta, domain, ip, recipient, tag, sender, mx, cluster,
-    times, probability, expires, priority, phase, delay, greylist, rate,
+    times, probability, expires, priority, phase, delay, greylist, rate, fault,
   };
 }

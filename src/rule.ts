@@ -3,6 +3,7 @@
  * facts the index and the precedence order need.
  */
 import { createHash } from 'node:crypto';
+import type { Fault, FaultKind, TlsFault } from './fault.js';
 import type { ForcedResult } from './result.js';
 import type { GreylistSpec, RateSpec } from './gate-input.js';
 import type { Phase, RuleSpec, SelectorFields } from './rule-input.js';
@@ -11,7 +12,8 @@ import { BIT, KEY_SEPARATOR, MASK_BITS, mxVariant, remoteVariant, SENDER_DOMAIN,
 /** The JSON form of a rule: MailerQ's fields first (absent ones omitted, `cluster` always), then ours. */
 export interface RuleJSON extends SelectorFields {
   cluster: boolean;
-  code: number;
+  /** The reply code; absent on a fault rule. */
+  code?: number;
   extended?: string;
   /** One line, or the lines of a multi-line reply. */
   description?: string | string[];
@@ -27,6 +29,11 @@ export interface RuleJSON extends SelectorFields {
   greylist?: { delay: number; window: number; lifetime: number };
   /** `window` in seconds. */
   rate?: { limit: number; window: number; per: RateSpec['per'] };
+  /** The connection fault, instead of a reply. */
+  fault?: FaultKind;
+  afterBytes?: number;
+  bytesPerSecond?: number;
+  tls?: TlsFault;
   /** ISO-8601. */
   created: string;
   /** ISO-8601. */
@@ -70,6 +77,7 @@ interface RuleOptions {
   readonly mx?: string | undefined;
   readonly greylist?: GreylistSpec | undefined;
   readonly rate?: RateSpec | undefined;
+  readonly fault?: Fault | undefined;
 }
 
 const DEFAULT_OPTIONS: RuleOptions = Object.freeze({
@@ -77,11 +85,11 @@ const DEFAULT_OPTIONS: RuleOptions = Object.freeze({
 });
 
 function optionsOf(spec: RuleSpec): RuleOptions {
-  const { extended, description, probability, expires, priority, phase, delay, greylist, rate } = spec;
+  const { extended, description, probability, expires, priority, phase, delay, greylist, rate, fault } = spec;
   const sender = spec.sender?.text;
   const mx = spec.mx?.text;
-  if (sender !== undefined || mx !== undefined || greylist !== undefined || rate !== undefined) {
-    return Object.freeze({ extended, description, probability, expires, priority, phase, delay, sender, mx, greylist, rate });
+  if (sender !== undefined || mx !== undefined || greylist !== undefined || rate !== undefined || fault !== undefined) {
+    return Object.freeze({ extended, description, probability, expires, priority, phase, delay, sender, mx, greylist, rate, fault });
   }
   if (extended === undefined && description === undefined && probability === undefined && expires === undefined
     && priority === 0 && phase === 'rcpt' && delay === 0) return DEFAULT_OPTIONS;
@@ -96,7 +104,7 @@ function optionsOf(spec: RuleSpec): RuleOptions {
 export class Rule {
   /** Deterministic id derived from the selector (cluster, pool, mta, domain, ip, recipient, tag, sender, mx). */
   readonly id: string;
-  /** SMTP reply code. */
+  /** SMTP reply code; 0 on a rule forcing a {@link Rule.fault}. */
   readonly code: number;
   readonly pool: string | undefined;
   readonly mta: string | undefined;
@@ -234,6 +242,11 @@ export class Rule {
     return this.options.rate;
   }
 
+  /** The connection fault forced instead of a reply; `undefined` on a reply rule. */
+  get fault(): Fault | undefined {
+    return this.options.fault;
+  }
+
   /** Epoch milliseconds of the last update (`created` until updated). */
   get updated(): number {
     return this.changed ?? this.created;
@@ -297,7 +310,8 @@ export class Rule {
     if (this.sender !== undefined) json.sender = this.sender;
     if (this.mx !== undefined) json.mx = this.mx;
     json.cluster = this.cluster;
-    json.code = this.code;
+    const fault = this.fault;
+    if (fault === undefined) json.code = this.code;
     if (this.extended !== undefined) json.extended = this.extended;
     const description = this.description;
     if (description !== undefined) json.description = typeof description === 'string' ? description : [...description];
@@ -311,6 +325,12 @@ export class Rule {
     const { greylist, rate } = this.options;
     if (greylist !== undefined) json.greylist = { delay: greylist.delay / 1000, window: greylist.window / 1000, lifetime: greylist.lifetime / 1000 };
     if (rate !== undefined) json.rate = { limit: rate.limit, window: rate.window / 1000, per: rate.per };
+    if (fault !== undefined) {
+      json.fault = fault.kind;
+      if ('afterBytes' in fault && fault.afterBytes !== undefined) json.afterBytes = fault.afterBytes;
+      if (fault.kind === 'throttle') json.bytesPerSecond = fault.bytesPerSecond;
+      if (fault.kind === 'tls') json.tls = fault.tls;
+    }
     json.created = new Date(this.created).toISOString();
     json.updated = new Date(this.changed ?? this.created).toISOString();
     json.hits = this.count;

@@ -13,6 +13,7 @@ import { RATE_PER } from './gate-input.js';
 export const RULE_FIELDS = [
   'code', 'extended', 'description', 'pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'sender', 'mx', 'cluster',
   'times', 'probability', 'expires', 'ttl', 'priority', 'phase', 'delay', 'greylist', 'rate',
+  'fault', 'afterBytes', 'bytesPerSecond', 'tls',
 ] as const;
 
 /** Fields a rule reports but that cannot be set. */
@@ -62,6 +63,10 @@ const schema = {
       required: ['limit', 'window'],
       additionalProperties: false,
     },
+    fault: { type: 'string', enum: ['disconnect', 'reset', 'hang', 'throttle', 'tls'] },
+    afterBytes: { ...numeric(INTEGER), type: ['integer', 'string'] },
+    bytesPerSecond: { ...numeric(INTEGER), type: ['integer', 'string'] },
+    tls: { type: 'string', enum: ['unavailable', 'refuse', 'fail'] },
   },
   additionalProperties: false,
 } as const;
@@ -89,6 +94,10 @@ const EXPECTED: Record<string, string> = {
   'greylist.delay': 'an integer number of seconds',
   'greylist.window': 'an integer number of seconds',
   'greylist.lifetime': 'an integer number of seconds',
+  fault: 'one of disconnect, reset, hang, throttle, tls',
+  afterBytes: 'an integer number of message octets',
+  bytesPerSecond: 'an integer number of octets per second',
+  tls: 'one of unavailable, refuse, fail',
 };
 
 function distance(a: string, b: string): number {

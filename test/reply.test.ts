@@ -61,7 +61,7 @@ describe('reply lines', () => {
     for (const extended of [undefined, '5.1.1', '5.123.456']) {
       const max = 512 - `550 ${extended ?? '5.0.0'} `.length - 2;
       const ok = await forced({ code: 550, extended, description: 'x'.repeat(max) });
-      assert.equal(wireOctets(ok.reply), 512, `extended ${String(extended)}`);
+      assert.equal(wireOctets(ok.reply!), 512, `extended ${String(extended)}`);
       const [first] = await rejected({ code: 550, extended, description: 'x'.repeat(max + 1) });
       assert.deepEqual([first?.code, first?.param], ['out_of_range', 'description']);
       assert.match(first!.message, new RegExp(`description is ${max + 1} characters.*512 octets with CRLF, leaving at most ${max}`));
@@ -70,7 +70,7 @@ describe('reply lines', () => {
 
   it('the line limit holds for each line of a multi-line reply, naming the line', async () => {
     const ok = await forced({ code: 550, extended: '5.1.1', description: ['x'.repeat(500), 'y'.repeat(500)] });
-    assert.deepEqual(ok.replyLines.map(wireOctets), [512, 512]);
+    assert.deepEqual(ok.replyLines!.map(wireOctets), [512, 512]);
     const details = await rejected({ code: 550, extended: '5.1.1', description: ['ok', 'y'.repeat(501)] });
     assert.deepEqual(details.map((d) => [d.code, d.param]), [['out_of_range', 'description']]);
     assert.match(details[0]!.message, /^description\[1\] is 501 characters/);

@@ -1,8 +1,8 @@
 /**
  * @internal A forced result as the SMTP engine's action: the rule's exact reply (code, enhanced code,
- * text; a multi-line description is one line per `\n`), after the rule's delay.
+ * text; a multi-line description is one line per `\n`), after the rule's delay; or the rule's fault.
  */
-import type { ForcedResult } from '../index.js';
+import type { ForcedFault, ForcedResult } from '../index.js';
 import type { Action } from '../smtp/handler.js';
 import type { Reply } from '../smtp/reply.js';
 
@@ -26,11 +26,26 @@ export function forcedAction(result: ForcedResult | undefined): Action | undefin
   if (result === undefined) return undefined;
   let action = actions.get(result);
   if (action === undefined) {
+    if (result.fault !== undefined) return faultAction(result); // rare: not worth a cache entry
     const reply = replyOf(result);
     action = Object.freeze({ kind: 'reply', reply: Object.freeze({ ...reply, lines: Object.freeze(reply.lines) }), delay: result.delay });
     actions.set(result, action);
   }
   return action;
+}
+
+/**
+ * The engine's action for a fault. `tls` happens at STARTTLS, not at a step: at a step it is the
+ * engine's own reply (`undefined`).
+ */
+function faultAction({ fault, delay }: ForcedFault): Action | undefined {
+  switch (fault.kind) {
+    case 'disconnect': return Object.freeze({ kind: 'close', delay, afterBytes: fault.afterBytes });
+    case 'reset': return Object.freeze({ kind: 'reset', delay, afterBytes: fault.afterBytes });
+    case 'hang': return Object.freeze({ kind: 'hang', closeAfter: delay > 0 ? delay : undefined });
+    case 'throttle': return Object.freeze({ kind: 'reply', bytesPerSecond: fault.bytesPerSecond });
+    case 'tls': return undefined;
+  }
 }
 
 /** A refusal naming what went wrong (e.g. an address the rule engine cannot parse), in reply-safe ASCII. */

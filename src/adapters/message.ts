@@ -27,6 +27,8 @@ export interface AcceptedMessage {
   readonly raw: Buffer;
   /** Epoch milliseconds. */
   readonly receivedAt: number;
+  /** The message arrived over TLS (after STARTTLS). */
+  readonly tls: boolean;
 }
 
 // eslint-disable-next-line no-control-regex
@@ -96,12 +98,13 @@ export class TagReader {
 }
 
 /** The frozen record of an accepted message. */
-export function acceptedMessage(session: string, mailFrom: string, rcptTo: readonly string[], headers: Record<string, string[]>, raw: Buffer): AcceptedMessage {
+export function acceptedMessage(session: string, mailFrom: string, rcptTo: readonly string[], headers: Record<string, string[]>, raw: Buffer, tls: boolean): AcceptedMessage {
   return Object.freeze({
     session,
     envelope: Object.freeze({ mailFrom, rcptTo: Object.freeze([...rcptTo]) }),
     headers: Object.freeze(headers),
     raw,
     receivedAt: Date.now(),
+    tls,
   });
 }

@@ -6,7 +6,8 @@
  * No runtime import of nodemailer: the adapter only calls the transport it is given.
  */
 import { isIP } from 'node:net';
-import type { Attempt, ForcedResult, Interceptor } from '../index.js';
+import type { Attempt, ForcedReply, ForcedResult, Interceptor } from '../index.js';
+import { faultError, type TransportOptions } from './nodemailer-faults.js';
 
 /** The parts of a nodemailer `MailMessage` the adapter uses. */
 export interface MailLike {
@@ -46,7 +47,7 @@ export interface InterceptTransportOptions {
 }
 
 /** An error as nodemailer's SMTP connection formats it for a server reply (see its `_formatError`). */
-function smtpError(message: string, code: string, result: ForcedResult, command: string): Error & Record<string, unknown> {
+function smtpError(message: string, code: string, result: ForcedReply, command: string): Error & Record<string, unknown> {
   const err = new Error(`${message}: ${result.reply}`) as Error & Record<string, unknown>;
   err.code = code;
   err.response = result.reply;
@@ -125,19 +126,30 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
     const given = base.given;
     let replay = skipped;
     let pending: ForcedResult | undefined = first;
-    const check = (attempt: Attempt): ForcedResult | undefined => {
+    const next = (attempt: Attempt): ForcedResult | undefined => {
       if (replay > 0) { replay--; return undefined; }
       if (pending !== undefined) { const result = pending; pending = undefined; return result; }
       return interceptor.check(attempt);
     };
+    /**
+     * A reply, or nothing. A disconnect, reset or hang throws nodemailer's error for it; a throttle
+     * only slows a connection nodemailer then completes, and a tls fault acts at STARTTLS, which the
+     * adapter does not model: both pass (the mail goes to the wrapped transport).
+     */
+    const check = async (attempt: Attempt): Promise<ForcedReply | undefined> => {
+      const result = next(attempt);
+      if (result?.fault === undefined) return result;
+      if (result.fault.kind === 'throttle' || result.fault.kind === 'tls') return undefined;
+      throw await faultError(result, attempt.phase ?? 'rcpt', (transport.options ?? {}) as TransportOptions);
+    };
     const attempt = (phase: Attempt['phase'], recipient: string | undefined) => attemptOf(base, phase, recipient);
 
-    const connect = check(attempt('connect', given?.recipient));
+    const connect = await check(attempt('connect', given?.recipient));
     if (connect && connect.delay > 0) await sleep(connect.delay);
     if (connect && connect.outcome !== 'accepted') {
       throw smtpError(`Invalid greeting. response=${connect.reply}`, 'EPROTOCOL', connect, 'CONN');
     }
-    const sender = check(attempt('mail', given?.recipient));
+    const sender = await check(attempt('mail', given?.recipient));
     if (sender && sender.delay > 0) await sleep(sender.delay);
     if (sender && sender.outcome !== 'accepted') throw smtpError('Mail command failed', 'EENVELOPE', sender, 'MAIL FROM');
 
@@ -145,9 +157,9 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
     const rejected: string[] = [];
     const rejectedErrors: Error[] = [];
     const passing: string[] = [];
-    let acceptedReply: ForcedResult | undefined;
+    let acceptedReply: ForcedReply | undefined;
     for (const recipient of envelope.to) {
-      const result = check(attempt('rcpt', recipient));
+      const result = await check(attempt('rcpt', recipient));
       if (result && result.delay > 0) await sleep(result.delay);
       if (result === undefined) passing.push(recipient);
       else if (result.outcome === 'accepted') { accepted.push(recipient); acceptedReply ??= result; }
@@ -165,10 +177,10 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
       throw err;
     }
     // One reply ends the transaction: the first recipient a data-phase rule forces decides it, as at the fake MX.
-    let dataReply: ForcedResult | undefined;
+    let dataReply: ForcedReply | undefined;
     for (const list of [accepted, passing]) {
       for (const recipient of list) {
-        const result = check(attempt('data', recipient));
+        const result = await check(attempt('data', recipient));
         if (result && result.delay > 0) await sleep(result.delay);
         if (result && result.outcome !== 'accepted') throw smtpError('Message failed', 'EMESSAGE', result, 'DATA');
         dataReply ??= result;

@@ -20,6 +20,8 @@ export interface SessionLike {
   remoteAddress: string;
   localAddress: string;
   envelope: { mailFrom: { address: string } | false; rcptTo: { address: string }[] };
+  /** smtp-server sets it once the connection is TLS. */
+  secure?: boolean;
 }
 
 /** Options of {@link interceptServerOptions}. */
@@ -47,7 +49,8 @@ export interface InterceptCallbacks {
  * goes out as smtp-server's fixed `250 Accepted`; a multi-line description becomes one line; a `554`
  * greeting closes the connection instead of answering `503` until QUIT; every greeting waits smtp-server's
  * fixed 100 ms early-talker delay; smtp-server does not refuse a message over `size` that came without
- * `SIZE=`.
+ * `SIZE=`. A fault rule cannot be performed (smtp-server gives no hold of the socket): it is answered
+ * `421 4.3.0` naming the fault, with a process warning.
  *
  * @example
  * ```ts
@@ -99,7 +102,7 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
           // Never let a bad attempt escape this listener: it would crash the process.
           return callback(Object.assign(new Error(`5.6.0 ${(err as Error).message.replace(/[\r\n]/g, ' ')}`), { responseCode: 554 }));
         }
-        if (verdict === undefined || verdict.outcome === 'accepted') onMessage?.(acceptedMessage(session.id, from, rcptTo, headers, raw));
+        if (verdict === undefined || verdict.outcome === 'accepted') onMessage?.(acceptedMessage(session.id, from, rcptTo, headers, raw, session.secure === true));
         answer(verdict, callback, true);
       });
     },

@@ -7,6 +7,13 @@ import type { Attempt, ForcedResult, Interceptor } from '../index.js';
 const failing = (r: ForcedResult | undefined): boolean => r !== undefined && r.outcome !== 'accepted';
 
 /**
+ * Whether a receiving server keeps a message its verdict is `r` for: accepted ones, and those it
+ * received whole before a fault (a drop or hang before the final reply is how duplicates are made: the
+ * server has the message, the client retries). A message cut mid-DATA never reached the verdict.
+ */
+export const keepsMessage = (r: ForcedResult | undefined): boolean => r === undefined || r.outcome === 'accepted' || r.fault !== undefined;
+
+/**
  * The one reply to a message (RFC 5321 §4.1.1.4: a single reply for all its recipients). For each
  * accepted recipient in order: the `data`-phase rules (with every tag), then the `rcpt`-phase rules
  * selecting a tag that only the header carried (see {@link lateTagged}). The first failure decides;

@@ -27,6 +27,8 @@ export interface AttemptEntry {
   readonly rule: string | null;
   /** The reply line given on the wire for a forced result. */
   readonly reply: string | null;
+  /** The connection fault played instead of a reply (`disconnect`, `reset`, `hang`, `throttle`, `tls`). */
+  readonly fault: string | null;
   /** `passed` when no rule forced the attempt. */
   readonly outcome: Outcome | 'passed';
 }
@@ -45,6 +47,7 @@ export function attemptEntry(attempt: Attempt, result: ForcedResult | undefined)
     forced: result !== undefined,
     rule: result?.rule.id ?? null,
     reply: result?.reply ?? null,
+    fault: result?.fault?.kind ?? null,
     outcome: result?.outcome ?? 'passed',
   };
 }

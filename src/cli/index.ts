@@ -20,6 +20,9 @@ Options:
   --request-timeout <ms>    time a client has to send a whole API request  (default ${D.requestTimeout})
   --max-connections <n>     open API connections; more are refused         (default ${D.maxConnections})
   --hostname <name>         the MX host name to play: greeting, attempts' mx (default: none)
+  --tls-key <file>          PEM key for STARTTLS (with --tls-cert)
+  --tls-cert <file>         PEM certificate for STARTTLS (with --tls-key)
+  --tls                     offer STARTTLS with the bundled test certificate (localhost; tests only)
   --metrics-public          serve GET /metrics without the token
   --help                    show this help
 

@@ -2,6 +2,7 @@
  * The `serve` command line: every option parsed and validated before anything starts, so a bad value
  * exits 1 with a message naming the flag and leaves no port open.
  */
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { MESSAGE_STORE_DEFAULTS } from '../testing/message-store.js';
@@ -39,6 +40,19 @@ function host(value: string | undefined): string {
   throw new Error(`--host must be an IP address or a host name (got "${value}")`);
 }
 
+/** STARTTLS from the flags: a key and a certificate file together, or the bundled test certificate. */
+function tlsOption(keyFile: string | undefined, certFile: string | undefined, test: boolean): ServeOptions['tls'] {
+  if ((keyFile === undefined) !== (certFile === undefined)) throw new Error('--tls-key and --tls-cert go together');
+  if (keyFile !== undefined && certFile !== undefined) {
+    if (test) throw new Error('--tls uses the bundled test certificate: leave it out with --tls-key/--tls-cert');
+    const read = (file: string, flag: string) => {
+      try { return readFileSync(file); } catch (err) { throw new Error(`${flag} "${file}" cannot be read: ${(err as Error).message}`); }
+    };
+    return { key: read(keyFile, '--tls-key'), cert: read(certFile, '--tls-cert') };
+  }
+  return test ? true : undefined;
+}
+
 function hostname(value: string): string {
   if (HOSTNAME.test(value)) return value;
   throw new Error(`--hostname must be a host name such as mx.example.com (got "${value}")`);
@@ -70,6 +84,9 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       'max-connections': { type: 'string' },
       'metrics-public': { type: 'boolean' },
       hostname: { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      tls: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -96,6 +113,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       maxConnections: integer(values['max-connections'], D.maxConnections, '--max-connections', 1, 100_000, 'a count'),
       metricsPublic: values['metrics-public'] ?? false,
       ...(values.hostname === undefined ? {} : { hostname: hostname(values.hostname) }),
+      tls: tlsOption(values['tls-key'], values['tls-cert'], values.tls === true),
     },
   };
 }

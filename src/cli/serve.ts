@@ -34,6 +34,8 @@ export interface ServeOptions {
   metricsPublic?: boolean;
   /** The MX host name to play: said in the greeting and given to rules as the attempts' `mx`. */
   hostname?: string;
+  /** Offer STARTTLS: `true` with the bundled test certificate, or your PEM key and certificate. */
+  tls?: true | { key: string | Buffer; cert: string | Buffer } | undefined;
 }
 
 /** A running `serve`. */
@@ -74,6 +76,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
         interceptor, host: options.host, port: options.smtpPort,
         size: Math.min(MESSAGE_SIZE, options.maxStoredBytes), maxMessages: options.maxMessages, maxStoredBytes: options.maxStoredBytes,
         ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
       });
     } catch (err) {
       throw describeListenError(err, options.host, options.smtpPort, '--smtp-port');

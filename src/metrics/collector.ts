@@ -83,7 +83,7 @@ export class MetricsCollector {
       return;
     }
     this.#checks.add([result.outcome]);
-    this.#forced.add([replyClass(result.code), result.phase]);
+    this.#forced.add([result.fault === undefined ? replyClass(result.code) : 'fault', result.phase]);
   }
 
   /** Every metric with its current samples. */

@@ -1,7 +1,7 @@
 /**
- * @internal What the engine asks the code that runs it: at each step of a session, an *action*. Today
- * an action is a reply (the engine's default when omitted) after an optional delay; socket faults (close,
- * reset, stall) are meant to join `Action` as further kinds, performed by the session in one place.
+ * @internal What the engine asks the code that runs it: at each step of a session, an *action*: a reply
+ * (the engine's default when omitted) after an optional delay, or a socket fault (close, reset, hang),
+ * performed by the session in one place (`fault-actions.ts`).
  */
 import type { PathCommand, State } from './protocol.js';
 import type { Reply } from './reply.js';
@@ -11,10 +11,33 @@ export interface ReplyAction {
   readonly kind: 'reply';
   readonly reply?: Reply | undefined;
   readonly delay?: number | undefined;
+  /** From this reply on, write replies at most this many octets per second (a slow link). */
+  readonly bytesPerSecond?: number | undefined;
+}
+
+/**
+ * Close the connection without a reply (`close`: FIN; `reset`: TCP RST) after `delay` ms. Given at
+ * DATA with `afterBytes`, the session answers 354 and cuts after that many message octets instead.
+ */
+export interface DropAction {
+  readonly kind: 'close' | 'reset';
+  readonly delay?: number | undefined;
+  readonly afterBytes?: number | undefined;
+}
+
+/** Never answer; close after `closeAfter` ms when set (else the idle timeout or the client ends it). */
+export interface HangAction {
+  readonly kind: 'hang';
+  readonly closeAfter?: number | undefined;
+}
+
+/** At STARTTLS: say 220, then abort the TLS handshake (close on the client's first handshake bytes). */
+export interface TlsFailAction {
+  readonly kind: 'tls-fail';
 }
 
 /** What a session does at a step. */
-export type Action = ReplyAction;
+export type Action = ReplyAction | DropAction | HangAction | TlsFailAction;
 
 /** A handler's answer: an action, `undefined` for the engine's default, or a promise of either. */
 export type Decision = Action | undefined | PromiseLike<Action | undefined>;
@@ -34,6 +57,8 @@ export interface SessionInfo {
   readonly mailFrom: PathCommand | undefined;
   /** Accepted RCPT TO addresses of the open transaction, in order. */
   readonly rcptTo: readonly string[];
+  /** The connection was upgraded by STARTTLS. */
+  readonly secure: boolean;
 }
 
 /**
@@ -57,6 +82,10 @@ export interface SmtpHandler {
   chunk?(session: SessionInfo, chunk: Buffer): void | PromiseLike<void>;
   /** The end of a message within the size limit (`size` octets). Default `250 2.0.0`. */
   message?(session: SessionInfo, size: number): Decision;
+  /** Whether the EHLO reply offers STARTTLS (only when the server has a certificate). Default true. */
+  offerTls?(session: SessionInfo): boolean;
+  /** STARTTLS (RFC 3207). Default `220 2.0.0` and the handshake; a `454` refuses, `tls-fail` aborts it. */
+  starttls?(session: SessionInfo): Decision;
   /** The connection is gone; a message still being read is abandoned. */
   close?(session: SessionInfo): void;
 }

@@ -18,7 +18,7 @@ import type { Reply } from './reply.js';
 export type State = 'greeting' | 'refused' | 'fresh' | 'ready' | 'mail' | 'rcpt' | 'data';
 
 /** The commands the engine implements. */
-export type Verb = 'EHLO' | 'HELO' | 'MAIL' | 'RCPT' | 'DATA' | 'RSET' | 'NOOP' | 'QUIT' | 'VRFY' | 'HELP';
+export type Verb = 'EHLO' | 'HELO' | 'MAIL' | 'RCPT' | 'DATA' | 'RSET' | 'NOOP' | 'QUIT' | 'VRFY' | 'HELP' | 'STARTTLS';
 
 const GREETED: readonly State[] = ['fresh', 'ready', 'mail', 'rcpt'];
 
@@ -34,10 +34,11 @@ export const ACCEPTS: Readonly<Record<Verb, ReadonlySet<State>>> = {
   QUIT: new Set(['refused', ...GREETED]), // §3.1: even after a 554 greeting
   VRFY: new Set(GREETED), // §3.5.3
   HELP: new Set(GREETED), // §4.1.1.8
+  STARTTLS: new Set(['ready']), // RFC 3207 §4: after EHLO, outside a transaction
 };
 
 /** Recognised commands this engine does not implement: `502` rather than `500` (§4.2.4). */
-export const NOT_IMPLEMENTED: ReadonlySet<string> = new Set(['EXPN', 'TURN', 'ETRN', 'ATRN', 'AUTH', 'STARTTLS', 'BDAT', 'SEND', 'SOML', 'SAML']);
+export const NOT_IMPLEMENTED: ReadonlySet<string> = new Set(['EXPN', 'TURN', 'ETRN', 'ATRN', 'AUTH', 'BDAT', 'SEND', 'SOML', 'SAML']);
 
 const r = (code: number, extended: string | undefined, text: string): Reply => Object.freeze({ code, extended, lines: Object.freeze([text]) });
 
@@ -73,6 +74,9 @@ export const REPLIES = {
   timeout: r(421, '4.4.2', 'Idle timeout, closing connection'), // §4.5.3.2, §3.8
   shuttingDown: r(421, '4.3.2', 'Service shutting down, closing connection'), // §3.8
   localError: r(451, '4.3.0', 'Requested action aborted: local error in processing'), // §4.2.3
+  readyTls: r(220, '2.0.0', 'Ready to start TLS'), // RFC 3207 §4
+  tlsUnavailable: r(454, '4.7.0', 'TLS not available due to temporary reason'), // RFC 3207 §4
+  alreadyTls: r(503, '5.5.1', 'TLS already active'), // RFC 3207 §4.2: no second STARTTLS
 } as const;
 
 /** A server's own replies that name it: the greeting (§4.2), the EHLO and HELO replies (§4.1.1.1). */
@@ -80,14 +84,18 @@ export interface ServerReplies {
   readonly greeting: Reply;
   /** Announces PIPELINING (RFC 2920), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034), SIZE (RFC 1870). */
   readonly ehlo: Reply;
+  /** The EHLO reply with STARTTLS (RFC 3207 §4), for a server with a certificate on a plain connection. */
+  readonly ehloTls: Reply;
   readonly helo: Reply;
 }
 
 /** The replies naming `hostname`, built once per server (they never echo the client's text). */
 export function serverReplies(hostname: string, size: number): ServerReplies {
+  const ehlo = [hostname, 'PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', `SIZE ${size}`];
   return Object.freeze({
     greeting: r(220, undefined, `${hostname} ESMTP`),
-    ehlo: Object.freeze({ code: 250, extended: undefined, lines: Object.freeze([hostname, 'PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', `SIZE ${size}`]) }),
+    ehlo: Object.freeze({ code: 250, extended: undefined, lines: Object.freeze(ehlo) }),
+    ehloTls: Object.freeze({ code: 250, extended: undefined, lines: Object.freeze([...ehlo, 'STARTTLS']) }),
     helo: r(250, undefined, hostname),
   });
 }

@@ -65,6 +65,11 @@ export class LineReader {
     this.#cap = cap;
   }
 
+  /** Forgets unread bytes (RFC 3207 §4.2: what a client pipelined after STARTTLS is discarded). */
+  discard(): void {
+    this.#pending = EMPTY;
+  }
+
   /** The session is done with the last unit: read on. */
   next(): void {
     this.#busy = false;

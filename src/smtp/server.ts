@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { SmtpHandler } from './handler.js';
 import { serverReplies, type ServerReplies } from './protocol.js';
 import { formatReply } from './reply.js';
@@ -31,6 +32,8 @@ export interface SmtpServerOptions {
   maxConnections?: number;
   /** After `close()`, milliseconds before lingering connections are dropped (at most 1000). @default 1000 */
   closeGrace?: number;
+  /** Key and certificate (PEM) for STARTTLS (RFC 3207); without them STARTTLS is not offered. */
+  tls?: { key: string | Buffer; cert: string | Buffer } | undefined;
   /** Called with what a handler threw or rejected, and with replies that could not be written (the client got `451 4.3.0`). */
   onError?: (err: unknown, session: { readonly id: string }) => void;
 }
@@ -50,7 +53,8 @@ const TOO_MANY = formatReply({ code: 421, extended: '4.3.2', lines: ['Too many c
  */
 export class SmtpServer {
   readonly #sessions = new Set<Session>();
-  readonly #options: Required<Omit<SmtpServerOptions, 'onError'>> & Pick<SmtpServerOptions, 'onError'>;
+  readonly #options: Required<Omit<SmtpServerOptions, 'onError' | 'tls'>> & Pick<SmtpServerOptions, 'onError'>;
+  readonly #tls: SecureContext | undefined;
   readonly #prefix = randomBytes(4).toString('hex');
   #count = 0;
   #server: Server | undefined;
@@ -66,6 +70,11 @@ export class SmtpServer {
     if (closeGrace > 1000) throw new RangeError(`SmtpServer: closeGrace must be at most 1000 ms, got ${closeGrace}`);
     this.#options = { handler, hostname, size, maxRecipients, maxLine, idleTimeout, maxConnections, closeGrace, onError };
     this.#replies = serverReplies(hostname, size);
+    try {
+      this.#tls = options.tls === undefined ? undefined : createSecureContext({ key: options.tls.key, cert: options.tls.cert });
+    } catch (err) {
+      throw new TypeError(`SmtpServer: tls.key and tls.cert must be a matching PEM key and certificate: ${(err as Error).message}`, { cause: err });
+    }
     try {
       for (const reply of Object.values(this.#replies)) formatReply(reply);
     } catch (err) {
@@ -97,7 +106,7 @@ export class SmtpServer {
       return;
     }
     const { handler, size, maxRecipients, maxLine, idleTimeout, onError } = this.#options;
-    const session = new Session(`${this.#prefix}${(this.#count++).toString(36)}`, socket, handler, { replies: this.#replies, size, maxRecipients, maxLine, idleTimeout }, (err, s) => {
+    const session = new Session(`${this.#prefix}${(this.#count++).toString(36)}`, socket, handler, { replies: this.#replies, size, maxRecipients, maxLine, idleTimeout, tls: this.#tls }, (err, s) => {
       if (onError === undefined) queueMicrotask(() => { throw err; }); // never silent: with no listener it is an uncaught error
       else onError(err, s);
     });

@@ -3,7 +3,9 @@
  * each step, and writes every reply through `formatReply`. Framing is the reader's.
  */
 import type { Socket } from 'node:net';
-import type { Action, Decision, SessionInfo, SmtpHandler } from './handler.js';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import { drop, writeThrottled } from './faults.js';
+import type { Action, Decision, DropAction, SessionInfo, SmtpHandler } from './handler.js';
 import { ACCEPTS, isAscii, NOT_IMPLEMENTED, type PathCommand, parsePath, REPLIES, type ServerReplies, type State, type Verb } from './protocol.js';
 import { LineReader } from './reader.js';
 import { formatReply, type Reply } from './reply.js';
@@ -19,13 +21,12 @@ export interface SessionLimits {
   readonly maxLine: number;
   /** Milliseconds without input before `421 4.4.2`. */
   readonly idleTimeout: number;
+  /** The certificate for STARTTLS; none: STARTTLS is neither offered nor accepted. */
+  readonly tls: SecureContext | undefined;
 }
 
 // Frozen replies (the engine's own, a server's greeting, a rule's) never change: each is formatted once.
 const WIRE = new WeakMap<Reply, string>();
-
-/** Milliseconds a connection may stay half-open after our closing reply. */
-const LINGER = 10_000;
 
 const isThenable = <T>(value: unknown): value is PromiseLike<T> => typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 
@@ -39,8 +40,9 @@ export class Session implements SessionInfo {
   helo: string | undefined;
   mailFrom: PathCommand | undefined;
   rcptTo: string[] = [];
+  secure = false;
   readonly #reader: LineReader;
-  /** The connection; a STARTTLS upgrade would attach its TLS socket here and keep the reader and state. */
+  /** The connection; STARTTLS attaches its TLS socket here and keeps the reader. */
   private socket: Socket;
   #utf8 = false; // the open transaction declared SMTPUTF8
   #timer: NodeJS.Timeout | undefined;
@@ -49,6 +51,12 @@ export class Session implements SessionInfo {
   #closing = false; // the server is shutting down: 421 at the next command
   #gone = false;
   #paused = false;
+  #rate: number | undefined; // octets per second of replies, once a throttle action was given
+  #stopWrite: (() => void) | undefined; // a throttled reply still being written
+  #cut: DropAction | undefined; // cut the message being read after `afterBytes` octets
+  #received = 0; // octets of the message being read
+  #offered = false; // the last EHLO reply offered STARTTLS
+  #tls: 'upgrade' | 'abort' | undefined; // after STARTTLS's 220: the handshake, or a forced failure of it
 
   constructor(
     readonly id: string,
@@ -81,12 +89,20 @@ export class Session implements SessionInfo {
     });
   }
 
+  readonly #onData = (chunk: Buffer): void => {
+    // A forced TLS failure: the client's first handshake bytes are answered by a close.
+    if (this.#tls === 'abort') return this.#drop({ kind: 'close' });
+    this.#corked(() => this.#reader.push(chunk));
+  };
+  readonly #onClose = (): void => this.#end();
+  readonly #onTimeout = (): void => this.#corked(() => this.#reply(REPLIES.timeout));
+
   #attach(socket: Socket): void {
     socket.setNoDelay(true); // replies are small and awaited one by one: Nagle would hold them back
-    socket.on('data', (chunk: Buffer) => this.#corked(() => this.#reader.push(chunk)));
+    socket.on('data', this.#onData);
     socket.on('error', () => undefined); // a client resetting its connection is the client's business
-    socket.on('close', () => this.#end());
-    socket.setTimeout(this.limits.idleTimeout, () => this.#corked(() => this.#reply(REPLIES.timeout)));
+    socket.on('close', this.#onClose);
+    socket.setTimeout(this.limits.idleTimeout, this.#onTimeout);
   }
 
   /** Server shutdown: `421` now when idle, else right after the reply being prepared. */
@@ -115,7 +131,7 @@ export class Session implements SessionInfo {
         this.#resetTransaction(); // §4.1.4: EHLO in a session resets it like RSET
         this.helo = args;
         this.state = 'ready';
-        return this.#reply(verb === 'EHLO' ? this.limits.replies.ehlo : this.limits.replies.helo);
+        return this.#reply(verb === 'EHLO' ? this.#ehlo() : this.limits.replies.helo);
       case 'MAIL': return this.#mail(args);
       case 'RCPT': return this.#rcpt(args);
       case 'DATA':
@@ -133,7 +149,56 @@ export class Session implements SessionInfo {
       case 'QUIT': return this.#reply(REPLIES.closing, true);
       case 'VRFY': return this.#reply(args === '' ? REPLIES.needArgument : REPLIES.cannotVerify);
       case 'HELP': return this.#reply(REPLIES.help);
+      case 'STARTTLS': return this.#starttls(args);
     }
+  }
+
+  /** The EHLO reply: STARTTLS offered on a plain connection of a server with a certificate. */
+  #ehlo(): Reply {
+    const offer = this.limits.tls !== undefined && !this.secure && (this.handler.offerTls?.(this) ?? true);
+    this.#offered = offer;
+    return offer ? this.limits.replies.ehloTls : this.limits.replies.ehlo;
+  }
+
+  /** RFC 3207 §4: 220 then the handshake; afterwards the session starts over (§4.2: EHLO again). */
+  #starttls(args: string): void {
+    if (args !== '') return this.#reply(REPLIES.noArguments);
+    if (this.secure) return this.#reply(REPLIES.alreadyTls);
+    // Not offered (no certificate, or the handler withheld it): as if not implemented, §4.2.4.
+    if (!this.#offered) return this.#reply(REPLIES.notImplemented);
+    this.#decide(() => this.handler.starttls?.(this), REPLIES.readyTls, (reply) => {
+      if (reply.code === 220) this.#upgrade();
+    });
+  }
+
+  /** Re-attaches the session to a TLS socket over the same connection, keeping reader and handler. */
+  #upgrade(): void {
+    const plain = this.socket;
+    this.#tls = 'upgrade';
+    this.#reader.discard(); // §4.2: nothing sent in clear after STARTTLS is kept
+    // Only the session's own listeners: the server's (connection count) stay on the connection.
+    plain.off('data', this.#onData).off('close', this.#onClose).off('timeout', this.#onTimeout);
+    plain.setTimeout(0);
+    // The 220 is still corked: wrap the socket once it is flushed. The client's handshake cannot come
+    // before it has read the 220, so nothing arrives in between.
+    process.nextTick(() => this.#wrap(plain));
+  }
+
+  #wrap(plain: Socket): void {
+    if (this.#gone || plain.destroyed) return;
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.limits.tls! });
+    this.socket = secure;
+    this.#paused = false;
+    this.#attach(secure);
+    secure.once('secure', () => {
+      // §4.2: the server forgets everything it knew from the client before TLS.
+      this.#tls = undefined;
+      this.secure = true;
+      this.#resetTransaction();
+      this.helo = undefined;
+      this.state = 'fresh';
+      this.#reader.next();
+    });
   }
 
   #mail(args: string): void {
@@ -176,6 +241,12 @@ export class Session implements SessionInfo {
   }
 
   #chunk(chunk: Buffer): void {
+    if (this.#cut !== undefined) {
+      this.#received += chunk.length;
+      // The handler never sees the bytes of a message that is cut: nothing of it can be kept.
+      if (this.#received > (this.#cut.afterBytes ?? Infinity)) return this.#drop(this.#cut);
+      return;
+    }
     if (this.#failed || this.handler.chunk === undefined) return;
     let pending: void | PromiseLike<void>;
     try {
@@ -202,6 +273,7 @@ export class Session implements SessionInfo {
   }
 
   #dataEnd(size: number, overflow: boolean): void {
+    if (this.#cut !== undefined) return this.#drop(this.#cut); // the message was shorter than the cut
     this.state = 'ready';
     const finish = () => {
       if (this.#failed) return this.#reply(REPLIES.localError, false, () => this.#resetTransaction());
@@ -230,16 +302,51 @@ export class Session implements SessionInfo {
   }
 
   #act(action: Action | undefined, fallback: Reply, then: (reply: Reply) => void): void {
-    const reply = action?.reply ?? fallback;
+    if (action?.kind === 'hang') return this.#hang(action.closeAfter);
+    if (action?.kind === 'tls-fail') return this.#reply(REPLIES.readyTls, false, () => { this.#tls = 'abort'; });
+    if (action !== undefined && action.kind !== 'reply' && action.afterBytes !== undefined && fallback === REPLIES.startData) {
+      // A cut mid-message: the client is invited to send it, and loses the connection part-way.
+      this.#cut = action;
+      this.#received = 0;
+      return this.#reply(fallback, false, () => then(fallback));
+    }
+    const perform = action === undefined || action.kind === 'reply'
+      ? () => {
+        const reply = action?.reply ?? fallback;
+        if (action?.bytesPerSecond !== undefined) this.#rate = action.bytesPerSecond;
+        this.#reply(reply, false, () => then(reply));
+      }
+      : () => this.#drop(action);
     const delay = action?.delay ?? 0;
-    if (delay <= 0) return this.#reply(reply, false, () => then(reply));
-    // The idle timeout measures the client's silence, not ours: it is off while a delayed reply waits.
+    if (delay <= 0) return perform();
+    // The idle timeout measures the client's silence, not ours: it is off while a delayed action waits.
     this.socket.setTimeout(0);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.socket.setTimeout(this.limits.idleTimeout);
-      this.#corked(() => this.#reply(reply, false, () => then(reply)));
+      this.#corked(perform);
     }, delay);
+  }
+
+  /** Closes (FIN) or resets (RST) the connection without a reply. */
+  #drop(action: DropAction): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#cut = undefined;
+    drop(this.socket, action.kind);
+  }
+
+  /**
+   * Reads nothing more and answers nothing (the reader stays busy, so the socket is paused). The idle
+   * timeout would answer 421: it is replaced by a silent close after `closeAfter`, else after the idle
+   * timeout, so a hung session still ends.
+   */
+  #hang(closeAfter: number | undefined): void {
+    this.socket.setTimeout(0);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#drop({ kind: 'close' });
+    }, closeAfter !== undefined && closeAfter > 0 ? closeAfter : this.limits.idleTimeout);
   }
 
   /** Writes a reply; `421` (§3.8) and QUIT's `221` close the connection, anything else reads on. */
@@ -255,17 +362,28 @@ export class Session implements SessionInfo {
       }
       if (Object.isFrozen(reply) && Object.isFrozen(reply.lines)) WIRE.set(reply, wire);
     }
-    this.socket.write(wire, 'latin1');
-    if (quit || reply.code === 421) {
+    const closes = quit || reply.code === 421;
+    if (this.#rate === undefined) {
+      this.socket.write(wire, 'latin1');
+      return this.#replied(closes, apply);
+    }
+    if (closes) this.#gone = true; // nothing more is answered while the last reply trickles out
+    this.#stopWrite = writeThrottled(this.socket, wire, this.#rate, () => {
+      this.#stopWrite = undefined;
+      this.#corked(() => this.#replied(closes, apply));
+    });
+  }
+
+  /** After a reply went out: `421` and QUIT close, anything else reads on. */
+  #replied(closes: boolean, apply: (() => void) | undefined): void {
+    if (closes) {
       this.#gone = true;
-      this.socket.end();
-      // A client that never closes its side must not hold the connection (and a maxConnections slot).
-      const socket = this.socket;
-      const linger = setTimeout(() => socket.destroy(), LINGER).unref();
-      socket.once('close', () => clearTimeout(linger));
+      drop(this.socket, 'close');
       return;
     }
+    if (this.#gone) return;
     apply?.();
+    if (this.#tls !== undefined) return; // nothing is read in clear after STARTTLS's 220
     if (this.#closing && this.state !== 'data') return this.#reply(REPLIES.shuttingDown);
     this.#reader.next();
   }
@@ -292,6 +410,7 @@ export class Session implements SessionInfo {
     this.#gone = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#stopWrite?.();
     try {
       this.handler.close?.(this);
     } catch (err) {

@@ -3,13 +3,14 @@
  * against an interceptor's rules and a forced result is replied exactly, at its phase, after its delay;
  * everything else is accepted and the messages are kept for assertions.
  */
-import { messageVerdict } from '../adapters/verdict.js';
+import { keepsMessage, messageVerdict } from '../adapters/verdict.js';
 import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from '../adapters/message.js';
 import { forcedAction, refusal } from '../adapters/forced-reply.js';
-import { type Attempt, type Interceptor, ValidationError } from '../index.js';
+import { type Attempt, type ForcedResult, type Interceptor, ValidationError } from '../index.js';
 import type { Action, SessionInfo, SmtpHandler } from '../smtp/handler.js';
 import { SmtpServer } from '../smtp/server.js';
 import { MESSAGE_STORE_DEFAULTS, MessageStore } from './message-store.js';
+import { TEST_CERTIFICATE, TEST_KEY } from './test-certificate.js';
 
 export type { AcceptedMessage, TagSource } from '../adapters/message.js';
 
@@ -37,6 +38,12 @@ export interface FakeMxOptions {
    * the greeting names the machine and attempts carry no `mx`. @default os.hostname()
    */
   hostname?: string;
+  /**
+   * Offer STARTTLS (RFC 3207): `true` with the bundled test certificate (`TEST_CERTIFICATE`, for
+   * `localhost`), or your own PEM `key` and `cert`. Without it STARTTLS is not offered, so a client's
+   * opportunistic TLS never meets a certificate it does not trust. @default undefined
+   */
+  tls?: true | { key: string | Buffer; cert: string | Buffer };
   /** Called with every message accepted at DATA (envelope, parsed headers, raw bytes). */
   onMessage?: (message: AcceptedMessage) => void;
 }
@@ -55,6 +62,34 @@ export interface FakeMx {
   close(): Promise<void>;
 }
 
+/**
+ * A `data`-phase fault with `afterBytes` cuts the message: it must be decided at the DATA command, not
+ * at the end. It is checked (counted, drawn) only when such a rule is the first candidate of a
+ * recipient, so other rules stay decided once, at the end of the message.
+ */
+function cutAtData(interceptor: Interceptor, s: SessionInfo, tags: readonly string[]): Action | undefined {
+  for (const recipient of s.rcptTo) {
+    const attempt: Attempt = { mta: s.remoteAddress, ip: s.localAddress, tags, recipient, phase: 'data' };
+    const first = interceptor.explain(attempt).winner?.fault;
+    if (first === undefined || !('afterBytes' in first) || first.afterBytes === undefined) continue;
+    const result = interceptor.check(attempt);
+    if (result?.fault !== undefined && 'afterBytes' in result.fault && result.fault.afterBytes !== undefined) return forcedAction(result);
+  }
+  return undefined;
+}
+
+/** The STARTTLS answer a tls fault forces: `refuse` is 454 4.7.0 (with the rule's text), `fail` aborts the handshake. */
+function starttlsAction(result: ForcedResult | undefined): Action | undefined {
+  const fault = tlsOf(result);
+  if (fault === 'fail') return { kind: 'tls-fail' };
+  if (fault !== 'refuse') return undefined;
+  const given = result?.rule.description;
+  const text = typeof given === 'string' ? given : 'TLS not available due to temporary reason';
+  return { kind: 'reply', reply: { code: 454, extended: '4.7.0', lines: [text] } };
+}
+
+const tlsOf = (result: ForcedResult | undefined) => (result?.fault?.kind === 'tls' ? result.fault.tls : undefined);
+
 /** @internal The engine handler applying `interceptor`'s rules; `store` receives accepted messages. */
 export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void, hostname?: string): SmtpHandler {
   const reader = new TagReader(tags);
@@ -62,6 +97,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
   const mx = hostname === undefined ? {} : { mx: hostname };
   const sender = (address: string | undefined) => (address === undefined ? undefined : address === '' ? '<>' : address);
   const bodies = new WeakMap<SessionInfo, Buffer[]>(); // the message being read, per session
+  const tlsFaults = new WeakMap<SessionInfo, ForcedResult>(); // decided with the greeting, acted on at EHLO/STARTTLS
   const check = (attempt: Attempt): Action | undefined => {
     try {
       return forcedAction(interceptor.check(attempt));
@@ -70,10 +106,20 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
     }
   };
   return {
-    connect: (s) => check({ mta: s.remoteAddress, ip: s.localAddress, ...mx, phase: 'connect' }),
+    connect: (s) => {
+      const result = interceptor.check({ mta: s.remoteAddress, ip: s.localAddress, ...mx, phase: 'connect' });
+      if (result?.fault?.kind === 'tls') tlsFaults.set(s, result);
+      return forcedAction(result);
+    },
+    offerTls: (s) => tlsOf(tlsFaults.get(s)) !== 'unavailable',
+    starttls: (s) => starttlsAction(tlsFaults.get(s)),
     mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(from.address), ...mx, tags: reader.envelope(from.address), phase: 'mail' }),
     rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt' }),
-    data: (s) => { bodies.set(s, []); return undefined; },
+    data: (s) => {
+      const cut = cutAtData(interceptor, s, reader.envelope(s.mailFrom?.address));
+      if (cut === undefined) bodies.set(s, []);
+      return cut;
+    },
     chunk: (s, chunk) => { bodies.get(s)?.push(chunk); },
     message: (s, size) => {
       const raw = Buffer.concat(bodies.get(s) ?? [], size);
@@ -86,7 +132,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
       } catch (err) {
         return refusal(554, '5.6.0', err);
       }
-      if (verdict === undefined || verdict.outcome === 'accepted') store(acceptedMessage(s.id, mailFrom, s.rcptTo, headers, raw));
+      if (keepsMessage(verdict)) store(acceptedMessage(s.id, mailFrom, s.rcptTo, headers, raw, s.secure));
       return forcedAction(verdict);
     },
     close: (s) => { bodies.delete(s); },
@@ -104,7 +150,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
  * ```
  */
 export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
-  const { interceptor, host = '127.0.0.1', port = 0, size = 10 * 1024 * 1024, tags, onMessage, hostname } = options;
+  const { interceptor, host = '127.0.0.1', port = 0, size = 10 * 1024 * 1024, tags, onMessage, hostname, tls } = options;
   const { maxMessages, maxStoredBytes = Math.max(size, MESSAGE_STORE_DEFAULTS.maxBytes) } = options;
   if (maxStoredBytes < size) {
     // Otherwise a message the server accepts could not be kept.
@@ -118,6 +164,7 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
     }, hostname),
     size,
     ...(hostname === undefined ? {} : { hostname }),
+    ...(tls === undefined ? {} : { tls: tls === true ? { key: TEST_KEY, cert: TEST_CERTIFICATE } : tls }),
     // The client already got `451 4.3.0` (say a rule text the reply writer refuses, or an onMessage that
     // threw): the warning says why, without ending the test process.
     onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning'),

@@ -18,7 +18,7 @@ describe('Haraka plugin (real Haraka outbound)', () => {
   before(async () => {
     sink = await createFakeMx({ interceptor: new Interceptor() }); // a real receiving MX with no rules
     const to = `127.0.0.1:${sink.port}`;
-    haraka = await startHaraka({ 'defer.test': to, 'bounce.test': to, 'ok.test': to, 'plain.test': to, 'retry.test': to, 'mixed.test': to, 'close.test': to, 'pool.test': to, 'sender.test': to });
+    haraka = await startHaraka({ 'defer.test': to, 'bounce.test': to, 'ok.test': to, 'plain.test': to, 'retry.test': to, 'mixed.test': to, 'close.test': to, 'pool.test': to, 'sender.test': to, 'drop.test': to, 'hang.test': to });
     api = new ErrorsClient({ baseUrl: `http://127.0.0.1:${haraka.httpPort}` });
   });
   after(async () => {
@@ -60,6 +60,24 @@ describe('Haraka plugin (real Haraka outbound)', () => {
     assert.equal(deferrals[0]!.err, 'Upstream error: 421 4.4.5 Busy');
     assert.equal(delivered.num_failures, 2);
     assert.deepEqual(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@retry.test')).length, 1);
+  });
+
+  it('a disconnect after DATA defers (Haraka\'s own reaction), then the retry is delivered (times: 1)', async () => {
+    await api.add({ domain: 'drop.test', fault: 'disconnect', phase: 'data', times: 1 });
+    sink.clear();
+    await send(['x@drop.test']);
+    const deferred = await haraka.waitFor((r) => r.hook === 'deferred' && r.domain === 'drop.test');
+    assert.equal(deferred.num_failures, 1, JSON.stringify(deferred));
+    const delivered = await haraka.waitFor((r) => r.hook === 'delivered' && r.domain === 'drop.test');
+    assert.equal(delivered.num_failures, 1);
+    assert.equal(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@drop.test')).length, 1);
+  });
+
+  it('a hang at MAIL closed by the server after a short delay defers', async () => {
+    await api.add({ domain: 'hang.test', fault: 'hang', phase: 'mail', delay: 300, times: 1 });
+    await send(['x@hang.test']);
+    const deferred = await haraka.waitFor((r) => r.hook === 'deferred' && r.domain === 'hang.test');
+    assert.equal(deferred.num_failures, 1, JSON.stringify(deferred));
   });
 
   it('a 421 at RCPT (the connection then closes) defers that recipient with the exact reply', async () => {

@@ -168,6 +168,23 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
     assert.equal(deferred.response, '421 4.7.0 Too busy');
   });
 
+  it('a disconnect after DATA is deferred by ZoneMTA, then the retry is delivered to the real MX', async () => {
+    await add({ domain: 'drop.test', fault: 'disconnect', phase: 'data', times: 1 });
+    const id = zonemta.queue('app@sender.test', ['x@drop.test']);
+    const deferred = await zonemta.waitFor(of(id, 'DEFER'));
+    assert.equal(deferred.address, '127.0.0.1');
+    const released = await zonemta.waitFor(of(id, 'RELEASE'));
+    assert.equal(released.status!.delivered, true);
+    assert.ok(mx.received.includes('x@drop.test'));
+  });
+
+  it('a hang at MAIL closed by the server after a short delay is deferred', async () => {
+    await add({ domain: 'hang.test', fault: 'hang', phase: 'mail', delay: 300 });
+    const id = zonemta.queue('app@sender.test', ['x@hang.test']);
+    const deferred = await zonemta.waitFor(of(id, 'DEFER'));
+    assert.equal(zonemta.reports.filter(of(id, 'RELEASE')).length, 0, JSON.stringify(deferred));
+  });
+
   it('defers twice, then delivers to the real MX (times)', async () => {
     await add({ domain: 'retry.test', code: 421, extended: '4.4.5', description: 'Busy', times: 2, phase: 'mail' });
     const id = zonemta.queue('app@sender.test', ['x@retry.test']);

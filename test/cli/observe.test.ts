@@ -90,7 +90,7 @@ describe('serve: dashboard, metrics, live attempts', () => {
       assert.deepEqual(all.map((e) => e.attempt.phase), ['connect', 'mail', 'rcpt'], 'in the order checked');
       const rcpt = all[2];
       assert.deepEqual({ ...rcpt, at: typeof rcpt.at }, {
-        at: 'string', forced: true, rule: rule.id, reply: '550 5.0.0 no such user', outcome: 'failed',
+        at: 'string', forced: true, rule: rule.id, reply: '550 5.0.0 no such user', fault: null, outcome: 'failed',
         attempt: { pool: null, mta: '127.0.0.1', domain: null, ip: '127.0.0.1', recipient: 'bob@gmail.com', sender: 'app@example.com', mx: null, tags: [], phase: 'rcpt' },
       });
     } finally { await s.close(); }

@@ -91,7 +91,7 @@ describe('GET /v1/attempts', () => {
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.smtpPort, secure: false, ignoreTLS: true });
     await assert.rejects(transport.sendMail({ from: 'app@example.com', to: 'forced@example.org', text: 'x' }));
     const attempts = await json('/v1/attempts');
-    const keys = ['at', 'attempt', 'forced', 'outcome', 'reply', 'rule'];
+    const keys = ['at', 'attempt', 'fault', 'forced', 'outcome', 'reply', 'rule'];
     for (const entry of attempts) {
       assert.deepEqual(Object.keys(entry).sort(), keys);
       assert.deepEqual(Object.keys(entry.attempt).sort(), ['domain', 'ip', 'mta', 'mx', 'phase', 'pool', 'recipient', 'sender', 'tags']);
@@ -99,7 +99,7 @@ describe('GET /v1/attempts', () => {
     const connect = attempts.findLast((a: any) => a.attempt.phase === 'connect');
     assert.deepEqual({ ...connect, at: undefined, attempt: { ...connect.attempt, mta: undefined, ip: undefined } }, {
       at: undefined, attempt: { pool: null, mta: undefined, domain: null, ip: undefined, recipient: null, sender: null, mx: null, tags: [], phase: 'connect' },
-      forced: false, rule: null, reply: null, outcome: 'passed',
+      forced: false, rule: null, reply: null, fault: null, outcome: 'passed',
     });
     const forced = attempts.findLast((a: any) => a.attempt.phase === 'rcpt');
     assert.deepEqual([forced.forced, forced.rule, forced.reply, forced.outcome, forced.attempt.recipient], [true, rule.id, '550 5.0.0 forced failure', 'failed', 'forced@example.org']);

@@ -1,7 +1,7 @@
 // The CLI as a child process, driven over REST (the client) and SMTP (nodemailer), restarted with its
 // rules intact.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { ErrorsClient, ValidationError } from '../../src/client/index.js';
 import { runCli, startCli } from '../helpers/cli.js';
+import { TEST_CERTIFICATE, TEST_KEY } from '../../src/testing/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -117,5 +118,34 @@ describe('smtp-intercept serve', () => {
     assert.match(output, /Usage: smtp-intercept serve/);
     assert.match(output, /--max-stored-bytes/);
     assert.match(output, /--hostname/);
+  });
+
+  it('STARTTLS with --tls-key/--tls-cert, and a fault rule over REST played on the wire', async () => {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    writeFileSync(key, TEST_KEY);
+    writeFileSync(cert, TEST_CERTIFICATE);
+    const token = 'cli-tls-token';
+    const server = await start(['serve', '--smtp-port', '0', '--http-port', '0', '--rules', join(dir, 'tls-rules.json'), '--tls-key', key, '--tls-cert', cert], { SMTP_INTERCEPT_TOKEN: token });
+    try {
+      const client = new ErrorsClient({ baseUrl: `http://127.0.0.1:${server.httpPort}`, token });
+      await client.add({ domain: 'example.org', fault: 'disconnect', phase: 'data', times: 1 });
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.smtpPort, requireTLS: true, tls: { ca: TEST_CERTIFICATE, servername: 'localhost' } });
+      const mail = { from: 'a@example.com', to: 'bob@example.org', subject: 's', text: 't' };
+      const err = await transport.sendMail(mail).then(() => assert.fail('sent'), (e: Error & { code?: string }) => e);
+      assert.equal(err.code, 'ECONNECTION');
+      assert.deepEqual((await transport.sendMail(mail)).accepted, ['bob@example.org']);
+      const attempts = await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/attempts`, { headers: { authorization: `Bearer ${token}` } })).json() as { fault: string | null; outcome: string }[];
+      assert.deepEqual(attempts.filter((a) => a.fault !== null).map((a) => [a.fault, a.outcome]), [['disconnect', 'deferred']]);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+
+  it('--tls-key without --tls-cert is refused', async () => {
+    const server = await start(['serve', '--smtp-port', '0', '--http-port', '0', '--tls-key', join(dir, 'key.pem')]);
+    assert.equal(await server.exited, 1);
+    assert.match(server.output, /--tls-key and --tls-cert go together/);
   });
 });
