@@ -9,7 +9,7 @@ import { parseIp, type ParsedIp } from './ip.js';
 import type { Rule } from './rule.js';
 
 /** Step 3: selectors from the most to the least significant. */
-const ORDER = ['tag', 'recipient', 'ip', 'domain', 'mta', 'pool'] as const;
+const ORDER = ['tag', 'recipient', 'sender', 'ip', 'mx', 'domain', 'mta', 'pool'] as const;
 
 /** Step 4: exact beats range; a longer CIDR prefix or wildcard suffix beats a shorter one; the IP decides when bound. */
 function exactness(r: Rule): number {
@@ -18,13 +18,29 @@ function exactness(r: Rule): number {
   return 0;
 }
 
+/** Labels under a `*.` wildcard: a longer suffix is the more exact. */
+const labels = (pattern: string): number => pattern.split('.').length - 1;
+
+/** Step 4, then: sender address or `<>` beats sender domain beats sender wildcard. */
+function senderExactness(r: Rule): number {
+  if (r.sender === undefined) return 0;
+  if (r.sender === '<>' || r.sender.includes('@')) return Infinity;
+  return r.sender.startsWith('*.') ? labels(r.sender) : 1000;
+}
+
+/** Step 4, last: exact mx beats mx wildcard, the longer suffix first. */
+function mxExactness(r: Rule): number {
+  if (r.mx === undefined) return 0;
+  return r.mx.startsWith('*.') ? labels(r.mx) : Infinity;
+}
+
 /** The documented steps, in order; negative when `a` wins. */
 function precedence(a: Rule, b: Rule): number {
   if (a.priority !== b.priority) return b.priority - a.priority;
   const bound = (r: Rule) => ORDER.filter((f) => r[f] !== undefined).length;
   if (bound(a) !== bound(b)) return bound(b) - bound(a);
   for (const f of ORDER) if ((a[f] === undefined) !== (b[f] === undefined)) return a[f] !== undefined ? -1 : 1;
-  if (exactness(a) !== exactness(b)) return exactness(a) > exactness(b) ? -1 : 1;
+  for (const exact of [exactness, senderExactness, mxExactness]) if (exact(a) !== exact(b)) return exact(a) > exact(b) ? -1 : 1;
   if (a.cluster !== b.cluster) return a.cluster ? 1 : -1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
