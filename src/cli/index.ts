@@ -49,10 +49,13 @@ async function main(argv: string[]): Promise<void> {
   }
   const token = parsed.token ?? generateToken();
   const served = await serve({ ...parsed.options, token });
-  process.stdout.write(`smtp listening on ${authority(served.smtp.host, served.smtp.port)}\n`);
-  process.stdout.write(`http listening on ${authority(served.http.host, served.http.port)}\n`);
-  process.stdout.write(`dashboard at http://${authority(served.http.host, served.http.port)}/\n`);
-  if (parsed.token === undefined) process.stdout.write(`token ${token}\n`);
+  // One write: a script that reads up to the listener lines also has the token line.
+  process.stdout.write([
+    `smtp listening on ${authority(served.smtp.host, served.smtp.port)}`,
+    `http listening on ${authority(served.http.host, served.http.port)}`,
+    `dashboard at http://${authority(served.http.host, served.http.port)}/`,
+    ...(parsed.token === undefined ? [`token ${token}`] : []),
+  ].join('\n') + '\n');
   const stop = (signal: string) => {
     process.stdout.write(`${signal}: shutting down\n`);
     served.close().then(() => exit(0), (err: unknown) => {
