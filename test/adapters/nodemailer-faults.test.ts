@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { interceptTransport, type TransportLike } from '../../src/adapters/nodemailer.js';
-import { createFakeMx, type FakeMx } from '../../src/testing/index.js';
-import { Interceptor, type RuleInput } from '../../src/index.js';
+import type { FakeMx } from '../../src/testing/index.js';
+import type { Interceptor, RuleInput } from '../../src/index.js';
+import { startFidelityServers } from '../helpers/nodemailer-fields.js';
 
 const FIELDS = ['message', 'code', 'command', 'response', 'responseCode', 'errno', 'syscall', 'originalCode', 'timeoutType', 'address', 'port'] as const;
 
@@ -46,10 +47,7 @@ async function both(rule: RuleInput) {
 
 describe('nodemailer adapter: fault fidelity', () => {
   before(async () => {
-    real = new Interceptor();
-    forced = new Interceptor();
-    realMx = await createFakeMx({ interceptor: real });
-    plainMx = await createFakeMx({ interceptor: new Interceptor() });
+    ({ real, forced, realMx, plainMx } = await startFidelityServers());
   });
   after(async () => { await realMx.close(); await plainMx.close(); });
 

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { interceptTransport, type TransportLike } from '../../src/adapters/nodemailer.js';
-import { createFakeMx, type FakeMx } from '../../src/testing/index.js';
-import { Interceptor, type RuleInput } from '../../src/index.js';
-import { errorFields as fields, infoFields } from '../helpers/nodemailer-fields.js';
+import type { FakeMx } from '../../src/testing/index.js';
+import type { Interceptor, RuleInput } from '../../src/index.js';
+import { errorFields as fields, infoFields, startFidelityServers } from '../helpers/nodemailer-fields.js';
 
 let real: Interceptor;   // rules answered by a real SMTP server
 let forced: Interceptor; // the same rules applied by the adapter
@@ -30,10 +30,7 @@ async function both(rules: RuleInput[], to: string[]) {
 
 describe('nodemailer adapter fidelity', () => {
   before(async () => {
-    real = new Interceptor();
-    forced = new Interceptor();
-    realMx = await createFakeMx({ interceptor: real });
-    plainMx = await createFakeMx({ interceptor: new Interceptor() });
+    ({ real, forced, realMx, plainMx } = await startFidelityServers());
   });
   after(async () => { await realMx.close(); await plainMx.close(); });
   beforeEach(() => { plainMx.clear(); });

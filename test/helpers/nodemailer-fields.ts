@@ -1,4 +1,7 @@
 // The fields of nodemailer's errors and infos that fidelity tests compare, as plain data.
+import { Interceptor } from '../../src/index.js';
+import { createFakeMx, type FakeMx } from '../../src/testing/index.js';
+
 const ERROR_FIELDS = ['message', 'code', 'response', 'responseCode', 'permanent', 'command', 'recipient'] as const;
 
 /** An error's nodemailer fields, with `rejected` and `rejectedErrors` (recursively) when present. */
@@ -19,4 +22,15 @@ export function infoFields(info: Record<string, unknown>, withResponse = false):
   };
   if (withResponse) out.response = info.response;
   return out;
+}
+
+/**
+ * The servers of a fidelity test: `realMx` plays `real`'s rules on the wire; `forced` holds the same rules
+ * for the adapter, whose unforced mail goes to `plainMx`, which accepts everything.
+ */
+export async function startFidelityServers(): Promise<{ real: Interceptor; forced: Interceptor; realMx: FakeMx; plainMx: FakeMx; close(): Promise<void> }> {
+  const real = new Interceptor();
+  const realMx = await createFakeMx({ interceptor: real });
+  const plainMx = await createFakeMx({ interceptor: new Interceptor() });
+  return { real, forced: new Interceptor(), realMx, plainMx, close: async () => { await realMx.close(); await plainMx.close(); } };
 }
