@@ -18,7 +18,7 @@ export type { Fault, FaultKind, TlsFault } from './fault.js';
 export { SmtpInterceptError, ValidationError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
 export { MemoryStore, StoreOutcomeUnknownError, StoreUnavailableError } from './store.js';
-export type { RuleStore, StoreChange } from './store.js';
+export type { CounterDelta, RuleStore, StoreChange } from './store.js';
 export { restoreRule } from './stored-rule.js';
 export { channels } from './diagnostics.js';
 export type { CheckMessage, RuleAddedMessage, RuleRemovedMessage, RuleUpdatedMessage, StoreErrorMessage } from './diagnostics.js';

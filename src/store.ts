@@ -18,6 +18,21 @@ export type StoreChange =
   | { readonly type: 'delete'; readonly id: string; readonly reason?: 'exhausted'; readonly version: number }
   | { readonly type: 'reset'; readonly rules: readonly RuleJSON[]; readonly version: number };
 
+/** What a rule counted since the engine last saved its counters (see `RuleStore.saveCounters`). */
+export interface CounterDelta {
+  /** The rule's id. */
+  readonly id: string;
+  /** The revision the counts belong to (the stored JSON's `revision`, `''` when absent). */
+  readonly revision: string;
+  /** Forced results since the last save. */
+  readonly hits: number;
+  /**
+   * Applications of `times` since the last save: 0 for a rule without `times` and for a rule whose
+   * `times` is a cluster budget (a store with `reserve` counts those through `reserve`).
+   */
+  readonly used: number;
+}
+
 /**
  * Persistence of rules in their JSON form. Every method resolves only once the change is durable in
  * the store's sense; a rejection means nothing changed. Stores are written through the engine only:
@@ -73,6 +88,16 @@ export interface RuleStore {
   reserve?(id: string, wanted: number, used: number, revision: string, request?: string): Promise<number>;
   /** Gives back unused applications of a reservation of `revision` (ignored for another revision). */
   release?(id: string, unused: number, revision: string): Promise<void>;
+  /**
+   * Persists rule counters in bulk. The engine calls it in batches (at most about once a second and
+   * on `close()`), never on the `check` path. For each delta whose `revision` is the stored rule's,
+   * adds `hits` to the stored `hits` and takes `used` from the stored `times`; a rule whose `times`
+   * reaches 0 is used up and removed (a watched store reports a `delete` with reason `exhausted`).
+   * Deltas of absent rules or of another revision are ignored. `load` gives back rules with the saved
+   * counts. Resolves once durable; a rejection means nothing was recorded (the engine keeps the
+   * deltas for its next attempt).
+   */
+  saveCounters?(deltas: readonly CounterDelta[]): Promise<void>;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }
