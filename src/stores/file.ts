@@ -1,189 +1,271 @@
 /**
- * `FileStore`: rules in one JSON file, written atomically. Each write goes to a temporary file that is
- * fsynced, renamed over the store file, and followed by an fsync of the directory, so a crash at any
- * moment leaves either the old or the new file, never a torn one. Writes are serialised.
+ * `FileStore`: rules in an append-only journal file. Each change is one appended line; changes made
+ * while a write is in flight share the next write and fsync (group commit); when the journal outgrows
+ * the live set, a compacted copy is written beside it while changes keep being appended, and renamed
+ * over it. Format: `file-journal.ts`; reading: `file-load.ts`; compacted files: `file-snapshot.ts`.
  */
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { restoreRule, type RuleJSON, type RuleStore, SmtpInterceptError, StoreUnavailableError } from '../index.js';
-
-interface FileShape {
-  version: 1;
-  rules: RuleJSON[];
-}
-
-let temporaryCounter = 0;
+import { type FileHandle, open } from 'node:fs/promises';
+import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, StoreUnavailableError } from '../index.js';
+import { applyRecord, countersRecord, type JournalRecord, recordLine } from './file-journal.js';
+import { loadRuleFile, type LoadedFile } from './file-load.js';
+import { copyTail, installSnapshot, discardSnapshot, removeStaleTemporaries, type Snapshot, writeAll, writeSnapshot } from './file-snapshot.js';
 
 /**
- * Persists rules to a JSON file (one per interceptor scope: pass it as `store` or `clusterStore`).
+ * Records a journal may hold beyond twice the live rules before it is compacted: small sets are not
+ * rewritten every few changes, and the file stays within about 2x the live set plus this.
+ */
+const COMPACTION_SLACK = 1000;
+
+/** Options of `FileStore`. */
+export interface FileStoreOptions {
+  /**
+   * Hears what the store recovered from without failing: a torn last record dropped at load (a crash
+   * mid-append; reported once), a compaction that failed (the journal is kept and keeps working).
+   * @default `process.emitWarning(message, { code: 'SMTP_INTERCEPT_FILE_STORE' })`
+   */
+  onWarning?: (message: string) => void;
+}
+
+interface Change {
+  readonly record: JournalRecord;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+interface Compaction {
+  /** Journal bytes and records the snapshot covers; what lies beyond is copied to it at the swap. */
+  readonly mark: number;
+  readonly records: number;
+  stopped: boolean;
+  writing: Promise<void>;
+  snapshot?: Snapshot;
+}
+
+type State = { -readonly [K in keyof LoadedFile]: LoadedFile[K] };
+
+/**
+ * Persists rules to a journal file (one per interceptor scope: pass it as `store` or `clusterStore`).
+ * One `FileStore` (one process) writes a file at a time.
  *
  * @example
  * ```ts
  * const ic = new Interceptor({ store: new FileStore('./smtp-intercept.json') })
- * await ic.ready() // rejects, naming the file, if it is unreadable or holds an invalid rule
+ * await ic.ready() // rejects, naming the file, if it is unreadable or corrupt
  * ```
  */
 export class FileStore implements RuleStore {
   /** The file's path. */
   readonly path: string;
-  #rules: Map<string, RuleJSON> | undefined;
-  #loading: Promise<Map<string, RuleJSON>> | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
-  /** Why the file may not be written: it exists but could not be understood. */
-  #refused: Error | undefined;
+  readonly #warn: (message: string) => void;
+  #state: State | undefined;
+  #loading: Promise<State> | undefined;
+  /** The journal open for appending while changes are being written. */
+  #handle: FileHandle | undefined;
+  /** Changes waiting for the next write (group commit). */
+  #pending: Change[] = [];
+  #running: Promise<void> | undefined;
+  #compaction: Compaction | undefined;
+  /** Journal records after which the next compaction may start (raised after a failed one). */
+  #compactAfter = 0;
+  /** Whether a change was attempted: from then on the store's own state is the file's. */
+  #wrote = false;
+  #reportedTorn = false;
 
-  constructor(path: string) {
+  constructor(path: string, options: FileStoreOptions = {}) {
     if (typeof path !== 'string' || path === '') throw new SmtpInterceptError('invalid_option', 'FileStore needs a file path');
+    if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+      throw new SmtpInterceptError('invalid_option', 'FileStore option onWarning must be a function');
+    }
     this.path = path;
+    this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, { code: 'SMTP_INTERCEPT_FILE_STORE' }));
   }
 
+  /**
+   * The stored rules. Until this store has written, every call reads the file again: a file the
+   * engine refused (an invalid rule) can be repaired and loaded without a new store.
+   */
   async load(): Promise<RuleJSON[]> {
-    return [...(await this.#current()).values()];
+    if (!this.#wrote && this.#state) this.#state = this.#loading = undefined;
+    return [...(await this.#current()).rules.values()];
   }
 
   put(rule: RuleJSON): Promise<void> {
-    return this.#change((rules) => { rules.set(rule.id, rule); });
+    return this.#append({ put: rule });
   }
 
   delete(ids: readonly string[]): Promise<void> {
-    return this.#change((rules) => { for (const id of ids) rules.delete(id); });
+    return this.#append({ delete: [...ids] });
   }
 
   clear(): Promise<void> {
-    return this.#change((rules) => { rules.clear(); });
+    return this.#append({ clear: true });
   }
 
-  /** Waits for writes in flight. */
+  /** Appends the batch as one record (see `RuleStore.saveCounters`). */
+  saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
+    return deltas.length === 0 ? Promise.resolve() : this.#append(countersRecord(deltas));
+  }
+
+  /** Waits for writes in flight, abandons a compaction still writing its snapshot, closes the file. */
   async close(): Promise<void> {
-    await this.#queue;
+    if (this.#compaction) this.#compaction.stopped = true;
+    await this.#compaction?.writing;
+    while (this.#running) await this.#running;
   }
 
-  #current(): Promise<Map<string, RuleJSON>> {
-    if (this.#rules) return Promise.resolve(this.#rules);
-    this.#loading ??= this.#read().then((rules) => (this.#rules = rules), (err: unknown) => {
-      this.#loading = undefined;
+  async #closeHandle(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close().catch(() => undefined);
+  }
+
+  #current(): Promise<State> {
+    if (this.#state) return Promise.resolve(this.#state);
+    this.#loading ??= this.#read().then((state) => (this.#state = state), (err: unknown) => {
+      this.#loading = undefined; // a repaired file is read again by the next call
       throw err;
     });
     return this.#loading;
   }
 
-  async #read(): Promise<Map<string, RuleJSON>> {
-    await this.#removeStaleTemporaries();
-    let text: string;
+  async #read(): Promise<State> {
+    await removeStaleTemporaries(this.path);
+    let loaded: LoadedFile;
     try {
-      text = await readFile(this.path, 'utf8');
+      loaded = await loadRuleFile(this.path, Date.now());
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      if (err instanceof SmtpInterceptError) throw err;
       throw new StoreUnavailableError(`cannot read rule file ${this.path}: ${(err as Error).message}`, { cause: err });
     }
-    const refuse = (problem: string, cause?: unknown): never => {
-      // The file is kept as it is: overwriting it would lose whatever it holds.
-      this.#refused = new SmtpInterceptError('store_invalid', `rule file ${this.path} ${problem}; it was left untouched`, { cause });
-      throw this.#refused;
-    };
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      return refuse(`is not valid JSON (${(err as Error).message})`, err);
+    if (loaded.torn && !this.#reportedTorn) {
+      this.#reportedTorn = true;
+      this.#warn(`rule file ${this.path}: dropped a torn last record at line ${loaded.torn.line} (it ${loaded.torn.why}; a crash during a write leaves one); the next write removes it`);
     }
-    const shape = parsed as Partial<FileShape>;
-    if (typeof parsed !== 'object' || parsed === null || shape.version !== 1 || !Array.isArray(shape.rules)) {
-      return refuse('is not a smtp-intercept rule file (expected {"version":1,"rules":[...]})');
-    }
-    const rules = new Map<string, RuleJSON>();
-    const now = Date.now();
-    for (const [i, json] of shape.rules.entries()) {
-      let rule;
-      try {
-        rule = restoreRule(json, now);
-      } catch (err) {
-        return refuse(`has an invalid rule at rules[${i}]: ${(err as Error).message}`, err);
-      }
-      if (rule) rules.set(rule.id, json); // expired rules are dropped
-    }
-    this.#refused = undefined; // the file was repaired: it may be written again
-    return rules;
+    return { ...loaded };
   }
 
-  #change(edit: (rules: Map<string, RuleJSON>) => void): Promise<void> {
-    const run = this.#queue.then(async () => {
-      const current = await this.#current();
-      if (this.#refused) throw this.#refused;
-      const next = new Map(current);
-      edit(next);
-      await this.#write(next);
-      this.#rules = next; // only once the new file is durable
+  #append(record: JournalRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ record, resolve, reject });
+      this.#kick();
     });
-    this.#queue = run.catch(() => undefined);
-    return run;
+  }
+
+  #kick(): void {
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+      if (this.#pending.length > 0 || this.#compaction?.snapshot) this.#kick();
+    });
+  }
+
+  /** The writer: one batch at a time, and a finished compaction's swap between batches. Never throws. */
+  async #run(): Promise<void> {
+    for (;;) {
+      if (this.#compaction?.snapshot) await this.#swap(this.#compaction, this.#compaction.snapshot);
+      const batch = this.#pending;
+      if (batch.length === 0) return this.#closeHandle(); // no descriptor is held while idle
+      this.#pending = [];
+      this.#wrote = true;
+      let state: State;
+      try {
+        state = await this.#current();
+        await this.#write(state, batch);
+      } catch (err) {
+        const failure = err instanceof SmtpInterceptError ? err
+          : new StoreUnavailableError(`cannot write rule file ${this.path}: ${(err as Error).message}`, { cause: err });
+        for (const change of batch) change.reject(failure);
+        continue;
+      }
+      // Only now, with the records durable, does the live set (what load and compaction see) move.
+      for (const change of batch) applyRecord(state.rules, change.record);
+      for (const change of batch) change.resolve();
+      this.#compactIfDue(state);
+    }
+  }
+
+  /** Appends the batch in one write and one fsync; on failure the journal is cut back to its last good record. */
+  async #write(state: State, batch: readonly Change[]): Promise<void> {
+    const handle = this.#handle ?? (await this.#open(state));
+    let text = '';
+    for (const change of batch) text += recordLine(change.record);
+    const bytes = Buffer.from(text);
+    try {
+      await writeAll(handle, bytes);
+      await handle.datasync();
+    } catch (err) {
+      // A part of the batch may be on disk: cut it off, or (if that fails too) reopen, which cuts it.
+      await handle.truncate(state.size).catch(() => {
+        this.#handle = undefined;
+        return handle.close().catch(() => undefined);
+      });
+      throw err;
+    }
+    state.size += bytes.length;
+    state.records += batch.length;
   }
 
   /**
-   * Removes temporary files of this store's naming left by processes that died mid-write (a live
-   * process's, including this one's, may be a write in flight and are kept). Failures are ignored: a
-   * leftover file costs disk space, never correctness.
+   * Opens the journal for appending, first cutting off a torn last record. A missing file, or 0.1.0's
+   * format, is first (re)written as a compacted journal of the live set, atomically.
    */
-  async #removeStaleTemporaries(): Promise<void> {
-    const dir = dirname(this.path);
-    const prefix = `.${basename(this.path)}.`;
-    const names = await readdir(dir).catch(() => [] as string[]);
-    await Promise.all(names.map(async (name) => {
-      const pid = temporaryPid(name, prefix);
-      if (pid !== undefined && !alive(pid)) await rm(join(dir, name), { force: true }).catch(() => undefined);
-    }));
-  }
-
-  async #write(rules: Map<string, RuleJSON>): Promise<void> {
-    const dir = dirname(this.path);
-    const temporary = join(dir, `.${basename(this.path)}.${process.pid}.${++temporaryCounter}.tmp`);
-    const body: FileShape = { version: 1, rules: [...rules.values()] };
-    try {
-      const file = await open(temporary, 'w', 0o600);
-      try {
-        await file.writeFile(`${JSON.stringify(body, null, 1)}\n`);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temporary, this.path);
-    } catch (err) {
-      await rm(temporary, { force: true }).catch(() => undefined);
-      throw new StoreUnavailableError(`cannot write rule file ${this.path}: ${(err as Error).message}`, { cause: err });
+  async #open(state: State): Promise<FileHandle> {
+    if (state.format !== 'journal') {
+      const snapshot = (await writeSnapshot(this.path, [...state.rules.values()], () => false))!;
+      await installSnapshot(snapshot, this.path);
+      Object.assign(state, { format: 'journal', size: snapshot.size, records: snapshot.records });
     }
-    // After the rename the file holds the new set: a failed directory fsync cannot undo that, so it does
-    // not fail the write (only a crash in the next instant could still lose the rename).
-    await syncDirectory(dir).catch(() => undefined);
+    const handle = await open(this.path, 'a+');
+    try {
+      const { size } = await handle.stat();
+      if (size < state.size) {
+        throw new StoreUnavailableError(`rule file ${this.path} is shorter than this store left it (${size} < ${state.size} bytes): another process replaced or truncated it`);
+      }
+      if (size > state.size) {
+        await handle.truncate(state.size);
+        await handle.datasync();
+      }
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+    return (this.#handle = handle);
   }
-}
 
-/** The pid in a temporary file name `<prefix><pid>.<n>.tmp`, or undefined for any other name. */
-function temporaryPid(name: string, prefix: string): number | undefined {
-  if (!name.startsWith(prefix) || !name.endsWith('.tmp')) return undefined;
-  const match = /^(\d+)\.(\d+)\.tmp$/.exec(name.slice(prefix.length));
-  return match ? Number(match[1]) : undefined;
-}
-
-/** Whether a process with this pid exists (EPERM: it exists, owned by another user). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  /** Starts a compaction when the journal holds more than twice the live rules plus the slack. */
+  #compactIfDue(state: State): void {
+    if (this.#compaction || state.records <= Math.max(this.#compactAfter, 2 * state.rules.size + COMPACTION_SLACK)) return;
+    // The live set and the journal size match here (both move together, after each fsync).
+    const compaction: Compaction = { mark: state.size, records: state.records, stopped: false, writing: Promise.resolve() };
+    compaction.writing = writeSnapshot(this.path, [...state.rules.values()], () => compaction.stopped).then((snapshot) => {
+      if (!snapshot) return void (this.#compaction = undefined);
+      compaction.snapshot = snapshot;
+      this.#kick();
+    }, (err: unknown) => this.#compactionFailed(state, err));
+    this.#compaction = compaction;
   }
-}
 
-/** Makes a rename durable. Some platforms cannot fsync a directory; there the rename is as durable as it gets. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw err;
-  } finally {
-    await handle?.close();
+  /**
+   * Between batches: appends to the snapshot what was acknowledged since it was taken, and renames it
+   * over the journal. Writes wait only for this copy of recent records, an fsync and a rename.
+   */
+  async #swap(compaction: Compaction, snapshot: Snapshot): Promise<void> {
+    this.#compaction = undefined;
+    const state = this.#state!;
+    try {
+      const journal = this.#handle ?? (await this.#open(state));
+      await copyTail(snapshot, journal, compaction.mark, state.size, state.records - compaction.records);
+      await installSnapshot(snapshot, this.path);
+    } catch (err) {
+      await discardSnapshot(snapshot);
+      return this.#compactionFailed(state, err);
+    }
+    Object.assign(state, { size: snapshot.size, records: snapshot.records });
+    await this.#closeHandle(); // the next write opens the new file
+  }
+
+  #compactionFailed(state: State, err: unknown): void {
+    this.#compaction = undefined;
+    this.#compactAfter = state.records + 2 * state.rules.size + COMPACTION_SLACK; // not again on every write
+    this.#warn(`rule file ${this.path}: compaction failed, the journal is kept as it is (${(err as Error).message})`);
   }
 }

@@ -27,9 +27,10 @@ describe('FileStore', () => {
     const second = new Interceptor({ store: new FileStore(path) });
     await second.ready();
     assert.deepEqual(second.list().map((r) => [r.domain ?? r.pool, r.code, r.times]), [['gmail.com', 421, 2], ['p1', 550, undefined]]);
-    const file = JSON.parse(readFileSync(path, 'utf8'));
-    assert.equal(file.version, 1);
-    assert.equal(file.rules.length, 2);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    assert.deepEqual(JSON.parse(lines[0]!), { format: 'smtp-intercept-journal', version: 2 });
+    assert.deepEqual(lines.slice(1, -1).map((line) => Object.keys(JSON.parse(line))), [['put'], ['put']], 'one record per change');
+    assert.equal(lines.at(-1), '');
   });
 
   it('clears one scope from a file holding both, or everything', async () => {
@@ -60,7 +61,7 @@ describe('FileStore', () => {
   for (const [what, content, pattern] of [
     ['not JSON', '{"version":1,"rules":[', /is not valid JSON/],
     ['not a rule file', '{"rules":{}}', /is not a smtp-intercept rule file/],
-    ['an invalid rule', JSON.stringify({ version: 1, rules: [{ id: 'x', code: 999, cluster: false, created: '2026-01-01T00:00:00Z', updated: '2026-01-01T00:00:00Z', hits: 0 }] }), /invalid rule at rules\[0\].*code/],
+    ['a rule that is no object', JSON.stringify({ version: 1, rules: [7] }), /invalid rule at rules\[0\]/],
   ] as const) {
     it(`refuses a file that is ${what}, naming it, and never overwrites it`, async () => {
       const path = fresh();
@@ -74,9 +75,23 @@ describe('FileStore', () => {
       writeFileSync(path, '{"version":1,"rules":[]}');
       await ic.ready();
       await ic.add({ domain: 'a.example', code: 421 });
-      assert.equal(JSON.parse(readFileSync(path, 'utf8')).rules.length, 1);
+      assert.equal(readFileSync(path, 'utf8').split('\n').length, 3, 'the header and the put');
     });
   }
+
+  it('refuses a stored rule the engine would refuse, naming it; the file stays as it is until repaired', async () => {
+    const path = fresh();
+    const content = JSON.stringify({ version: 1, rules: [{ id: 'x', code: 999, cluster: false, created: '2026-01-01T00:00:00Z', updated: '2026-01-01T00:00:00Z', hits: 0 }] });
+    writeFileSync(path, content);
+    const ic = new Interceptor({ store: new FileStore(path) });
+    await assert.rejects(ic.ready(), /stored rule x: code must be/);
+    await assert.rejects(ic.add({ domain: 'a.example', code: 421 }), /stored rule x: code must be/);
+    assert.equal(readFileSync(path, 'utf8'), content);
+    writeFileSync(path, '{"version":1,"rules":[]}');
+    await ic.ready();
+    await ic.add({ domain: 'a.example', code: 421 });
+    assert.equal(readFileSync(path, 'utf8').split('\n').length, 3);
+  });
 
   it('rejects writes it cannot make, leaving the rule set and the file unchanged', async () => {
     const path = join(dir, 'missing-dir', 'rules.json');

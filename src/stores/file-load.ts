@@ -1,0 +1,127 @@
+/**
+ * Reading a `FileStore` file: the journal streamed line by line (a million-rule file is hundreds of MB;
+ * it is never held as one string), or 0.1.0's single JSON document. Internal to
+ * `smtp-intercept/stores/file`.
+ */
+import { open, readFile } from 'node:fs/promises';
+import { type RuleJSON, SmtpInterceptError } from '../index.js';
+import { applyRecord, expired, headerVersion, type JournalRecord, toRecord } from './file-journal.js';
+
+/** Bytes read per chunk: large enough that the per-read cost vanishes, small next to the rule set. */
+const CHUNK = 1 << 20;
+
+/** What a store file holds, and where its good records end. */
+export interface LoadedFile {
+  /** The live rules, expired ones dropped. */
+  readonly rules: Map<string, RuleJSON>;
+  /** `none`: no file (or an empty one); `legacy`: 0.1.0's document, rewritten as a journal on the first write. */
+  readonly format: 'none' | 'legacy' | 'journal';
+  /** Bytes of the header and the complete records: anything after them is a torn record. */
+  readonly size: number;
+  /** Records in the journal (what compaction weighs against the live set). */
+  readonly records: number;
+  /** A torn last record that was dropped: its line number and why it is torn. */
+  readonly torn?: { readonly line: number; readonly why: string };
+}
+
+/** Refuses the file: it exists but is not what a store writes. The caller never writes over it. */
+export function refuseFile(path: string, problem: string, cause?: unknown): SmtpInterceptError {
+  return new SmtpInterceptError('store_invalid', `rule file ${path} ${problem}; it was left untouched`, { cause });
+}
+
+/** Reads the store file at `path` (see `LoadedFile`); throws `refuseFile`'s error for a corrupt one. */
+export async function loadRuleFile(path: string, now: number): Promise<LoadedFile> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rules: new Map(), format: 'none', size: 0, records: 0 };
+    throw err;
+  }
+  let loaded: LoadedFile | 'legacy';
+  try {
+    loaded = await readJournal(handle, path);
+  } finally {
+    await handle.close();
+  }
+  if (loaded === 'legacy') loaded = await readLegacy(path);
+  for (const [id, rule] of loaded.rules) if (expired(rule, now)) loaded.rules.delete(id);
+  return loaded;
+}
+
+async function readJournal(handle: import('node:fs/promises').FileHandle, path: string): Promise<LoadedFile | 'legacy'> {
+  const rules = new Map<string, RuleJSON>();
+  let size = 0, records = 0, line = 0;
+  // An unparsable line is torn if it is the last one and corruption if anything follows it.
+  let bad: { line: number; why: string } | undefined;
+  let carry: Buffer | undefined;
+  const take = (text: string, bytes: number): void => {
+    line++;
+    if (bad) throw refuseFile(path, `line ${bad.line} ${bad.why}`);
+    if (line === 1) {
+      const version = headerVersion(text);
+      if (version === undefined) throw new LegacyFile();
+      if (version !== 2) throw refuseFile(path, `is a journal of version ${version}, which this version of smtp-intercept cannot read`);
+      size += bytes;
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      bad = { line, why: 'is not valid JSON' };
+      return;
+    }
+    const record: JournalRecord | string = toRecord(value);
+    if (typeof record === 'string') throw refuseFile(path, `line ${line} ${record}`);
+    applyRecord(rules, record);
+    size += bytes;
+    records++;
+  };
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(CHUNK);
+      const { bytesRead } = await handle.read(chunk, 0, CHUNK, null);
+      if (bytesRead === 0) break;
+      const buffer = carry ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let start = 0;
+      for (let end = buffer.indexOf(10, start); end !== -1; end = buffer.indexOf(10, start)) {
+        take(buffer.toString('utf8', start, end), end + 1 - start);
+        start = end + 1;
+      }
+      carry = start < buffer.length ? buffer.subarray(start) : undefined;
+    }
+  } catch (err) {
+    if (err instanceof LegacyFile) return 'legacy';
+    throw err;
+  }
+  if (line === 0) return carry ? 'legacy' : { rules, format: 'none', size: 0, records: 0 };
+  if (carry && bad) throw refuseFile(path, `line ${bad.line} ${bad.why}`);
+  const torn = carry ? { line: line + 1, why: 'has no newline' } : bad;
+  return { rules, format: 'journal', size, records, ...(torn ? { torn } : {}) };
+}
+
+/** The first line is no journal header: the file is 0.1.0's `{"version":1,"rules":[...]}` or not ours. */
+class LegacyFile extends Error {}
+
+/** 0.1.0's format: one JSON document (rewritten whole on every change, so read whole too). */
+async function readLegacy(path: string): Promise<LoadedFile> {
+  const text = await readFile(path, 'utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw refuseFile(path, `is not valid JSON (${(err as Error).message})`, err);
+  }
+  const shape = parsed as { version?: unknown; rules?: unknown };
+  if (typeof parsed !== 'object' || parsed === null || shape.version !== 1 || !Array.isArray(shape.rules)) {
+    throw refuseFile(path, 'is not a smtp-intercept rule file (expected a journal, or 0.1.0\'s {"version":1,"rules":[...]})');
+  }
+  const rules = new Map<string, RuleJSON>();
+  for (const [i, rule] of (shape.rules as unknown[]).entries()) {
+    const record = toRecord({ put: rule });
+    if (typeof record === 'string') throw refuseFile(path, `has an invalid rule at rules[${i}] (not a rule object with an id)`);
+    applyRecord(rules, record);
+  }
+  return { rules, format: 'legacy', size: 0, records: rules.size };
+}

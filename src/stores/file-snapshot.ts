@@ -1,0 +1,137 @@
+/**
+ * Compacted `FileStore` files: the live set written to a temporary file next to the store file, then
+ * renamed over it (fsync of the file, then of the directory), so a crash leaves the old journal or the
+ * new one, never a mix. Also the clean-up of temporary files dead processes left. Internal to
+ * `smtp-intercept/stores/file`.
+ */
+import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { RuleJSON } from '../index.js';
+import { JOURNAL_HEADER, recordLine } from './file-journal.js';
+
+/** Rules serialised per write: about 1 MB, so writes and checks run between the chunks of a big snapshot. */
+const RULES_PER_CHUNK = 4096;
+/** Bytes copied per read when the records that arrived during a compaction are appended to it. */
+const COPY_CHUNK = 1 << 20;
+
+let temporaryCounter = 0;
+
+/** A compacted journal being written: not yet the store file. */
+export interface Snapshot {
+  readonly temporary: string;
+  readonly handle: FileHandle;
+  /** Bytes written so far. */
+  size: number;
+  /** Records in it (one per rule, plus any copied). */
+  records: number;
+}
+
+/**
+ * Writes the header and one `put` per rule to a new temporary file. Resolves to undefined (and removes
+ * the file) when `stopped()` turns true between chunks: a store being closed does not wait for it.
+ */
+export async function writeSnapshot(path: string, rules: readonly RuleJSON[], stopped: () => boolean): Promise<Snapshot | undefined> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${++temporaryCounter}.tmp`);
+  const handle = await open(temporary, 'wx', 0o600);
+  const snapshot: Snapshot = { temporary, handle, size: 0, records: 0 };
+  try {
+    snapshot.size += (await handle.write(JOURNAL_HEADER)).bytesWritten;
+    for (let i = 0; i < rules.length; i += RULES_PER_CHUNK) {
+      if (stopped()) return void (await discardSnapshot(snapshot));
+      let text = '';
+      for (const rule of rules.slice(i, i + RULES_PER_CHUNK)) text += recordLine({ put: rule });
+      await writeAll(handle, Buffer.from(text));
+      snapshot.size += Buffer.byteLength(text);
+    }
+    snapshot.records = rules.length;
+    return snapshot;
+  } catch (err) {
+    await discardSnapshot(snapshot);
+    throw err;
+  }
+}
+
+/** Appends bytes `from`..`to` of `journal` (the records acknowledged while the snapshot was written). */
+export async function copyTail(snapshot: Snapshot, journal: FileHandle, from: number, to: number, records: number): Promise<void> {
+  for (let position = from; position < to;) {
+    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, to - position));
+    const { bytesRead } = await journal.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) throw new Error(`the journal ends at ${position} bytes, before ${to}`);
+    await writeAll(snapshot.handle, buffer.subarray(0, bytesRead));
+    position += bytesRead;
+    snapshot.size += bytesRead;
+  }
+  snapshot.records += records;
+}
+
+/** Makes the snapshot the store file: fsync, rename over `path`, fsync of the directory. */
+export async function installSnapshot(snapshot: Snapshot, path: string): Promise<void> {
+  try {
+    await snapshot.handle.sync();
+    await snapshot.handle.close();
+    await rename(snapshot.temporary, path);
+  } catch (err) {
+    await discardSnapshot(snapshot);
+    throw err;
+  }
+  // After the rename the file holds the new journal: a failed directory fsync cannot undo that, so it
+  // does not fail the change (only a crash in the next instant could still lose the rename).
+  await syncDirectory(dirname(path)).catch(() => undefined);
+}
+
+/** Closes and removes an abandoned snapshot; failures are ignored (a leftover is cleaned up at the next start). */
+export async function discardSnapshot(snapshot: Snapshot): Promise<void> {
+  await snapshot.handle.close().catch(() => undefined);
+  await rm(snapshot.temporary, { force: true }).catch(() => undefined);
+}
+
+/** Writes the whole buffer (a regular file may take it in several writes). */
+export async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void> {
+  for (let offset = 0; offset < buffer.length;) offset += (await handle.write(buffer, offset)).bytesWritten;
+}
+
+/**
+ * Removes temporary files of this store's naming left by processes that died mid-write (a live
+ * process's, including this one's, may be a write in flight and are kept). Failures are ignored: a
+ * leftover file costs disk space, never correctness.
+ */
+export async function removeStaleTemporaries(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.map(async (name) => {
+    const pid = temporaryPid(name, prefix);
+    if (pid !== undefined && !alive(pid)) await rm(join(dir, name), { force: true }).catch(() => undefined);
+  }));
+}
+
+/** The pid in a temporary file name `<prefix><pid>.<n>.tmp`, or undefined for any other name. */
+function temporaryPid(name: string, prefix: string): number | undefined {
+  if (!name.startsWith(prefix) || !name.endsWith('.tmp')) return undefined;
+  const match = /^(\d+)\.(\d+)\.tmp$/.exec(name.slice(prefix.length));
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Whether a process with this pid exists (EPERM: it exists, owned by another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Makes a rename durable. Some platforms cannot fsync a directory; there the rename is as durable as it gets. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
