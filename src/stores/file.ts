@@ -10,11 +10,6 @@ import { applyRecord, countersRecord, type JournalRecord, recordLine } from './f
 import { loadRuleFile, type LoadedFile } from './file-load.js';
 import { copyTail, installSnapshot, discardSnapshot, removeStaleTemporaries, type Snapshot, writeAll, writeSnapshot } from './file-snapshot.js';
 
-/**
- * Records a journal may hold beyond twice the live rules before it is compacted: small sets are not
- * rewritten every few changes, and the file stays within about 2x the live set plus this.
- */
-const COMPACTION_SLACK = 1000;
 
 /** Options of `FileStore`. */
 export interface FileStoreOptions {
@@ -24,6 +19,12 @@ export interface FileStoreOptions {
    * @default `process.emitWarning(message, { code: 'SMTP_INTERCEPT_FILE_STORE' })`
    */
   onWarning?: (message: string) => void;
+  /**
+   * Records the journal may hold beyond twice the live rules before it is compacted: small sets are
+   * not rewritten every few changes, and the file stays within about 2x the live set plus this.
+   * @default 1000
+   */
+  compactionSlack?: number;
 }
 
 interface Change {
@@ -57,6 +58,7 @@ export class FileStore implements RuleStore {
   /** The file's path. */
   readonly path: string;
   readonly #warn: (message: string) => void;
+  readonly #slack: number;
   #state: State | undefined;
   #loading: Promise<State> | undefined;
   /** The journal open for appending while changes are being written. */
@@ -76,6 +78,11 @@ export class FileStore implements RuleStore {
     if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
       throw new SmtpInterceptError('invalid_option', 'FileStore option onWarning must be a function');
     }
+    const { compactionSlack = 1000 } = options;
+    if (!Number.isSafeInteger(compactionSlack) || compactionSlack < 0) {
+      throw new SmtpInterceptError('invalid_option', `FileStore option compactionSlack must be an integer >= 0 (got ${String(compactionSlack)})`);
+    }
+    this.#slack = compactionSlack;
     this.path = path;
     this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, { code: 'SMTP_INTERCEPT_FILE_STORE' }));
   }
@@ -233,7 +240,7 @@ export class FileStore implements RuleStore {
 
   /** Starts a compaction when the journal holds more than twice the live rules plus the slack. */
   #compactIfDue(state: State): void {
-    if (this.#compaction || state.records <= Math.max(this.#compactAfter, 2 * state.rules.size + COMPACTION_SLACK)) return;
+    if (this.#compaction || state.records <= Math.max(this.#compactAfter, 2 * state.rules.size + this.#slack)) return;
     // The live set and the journal size match here (both move together, after each fsync).
     const compaction: Compaction = { mark: state.size, records: state.records, stopped: false, writing: Promise.resolve() };
     compaction.writing = writeSnapshot(this.path, [...state.rules.values()], () => compaction.stopped).then((snapshot) => {
@@ -265,7 +272,7 @@ export class FileStore implements RuleStore {
 
   #compactionFailed(state: State, err: unknown): void {
     this.#compaction = undefined;
-    this.#compactAfter = state.records + 2 * state.rules.size + COMPACTION_SLACK; // not again on every write
+    this.#compactAfter = state.records + 2 * state.rules.size + this.#slack; // not again on every write
     this.#warn(`rule file ${this.path}: compaction failed, the journal is kept as it is (${(err as Error).message})`);
   }
 }
