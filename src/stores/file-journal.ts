@@ -3,7 +3,8 @@
  * stored set. Replaying the records in order gives the set; a compacted file is the header plus one
  * `put` per live rule. Internal to `smtp-intercept/stores/file`.
  */
-import type { CounterDelta, RuleJSON } from '../index.js';
+import type { RuleJSON } from '../rule.js';
+import type { CounterDelta } from '../store.js';
 
 /** The first line of every journal file; `version` 1 was 0.1.0's single JSON document. */
 export const JOURNAL_HEADER = '{"format":"smtp-intercept-journal","version":2}\n';

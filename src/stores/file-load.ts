@@ -4,7 +4,8 @@
  * `smtp-intercept/stores/file`.
  */
 import { open, readFile } from 'node:fs/promises';
-import { type RuleJSON, SmtpInterceptError } from '../index.js';
+import { SmtpInterceptError } from '../errors.js';
+import type { RuleJSON } from '../rule.js';
 import { applyRecord, expired, headerVersion, type JournalRecord, toRecord } from './file-journal.js';
 
 /** Bytes read per chunk: large enough that the per-read cost vanishes, small next to the rule set. */

@@ -6,7 +6,7 @@
  */
 import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { RuleJSON } from '../index.js';
+import type { RuleJSON } from '../rule.js';
 import { JOURNAL_HEADER, recordLine } from './file-journal.js';
 
 /** Rules serialised per write: about 1 MB, so writes and checks run between the chunks of a big snapshot. */

@@ -5,7 +5,11 @@
  * over it. Format: `file-journal.ts`; reading: `file-load.ts`; compacted files: `file-snapshot.ts`.
  */
 import { type FileHandle, open } from 'node:fs/promises';
-import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, StoreUnavailableError } from '../index.js';
+// The core's modules, not its entry: the store loads without the rule engine (and its compiled
+// schema), so a process that only reads or writes rule files starts in a fraction of the time.
+import { SmtpInterceptError } from '../errors.js';
+import type { RuleJSON } from '../rule.js';
+import { type CounterDelta, type RuleStore, StoreUnavailableError } from '../store.js';
 import { applyRecord, countersRecord, type JournalRecord, recordLine } from './file-journal.js';
 import { loadRuleFile, type LoadedFile } from './file-load.js';
 import { copyTail, installSnapshot, discardSnapshot, removeStaleTemporaries, type Snapshot, writeAll, writeSnapshot } from './file-snapshot.js';
