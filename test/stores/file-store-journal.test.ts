@@ -173,3 +173,15 @@ describe('FileStore 0.1.0 files', () => {
     assert.deepEqual(ids(reloaded).at(-1), added.id);
   });
 });
+
+describe('FileStore options', () => {
+  for (const [options, message] of [
+    [{ compactionSlack: -1 }, /compactionSlack must be an integer >= 0 \(got -1\)/],
+    [{ compactionSlack: 1.5 }, /compactionSlack must be an integer >= 0/],
+    [{ onWarning: 'log' }, /onWarning must be a function/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(options)}, naming the option`, () => {
+      assert.throws(() => new FileStore(fresh(), options as never), (err: SmtpInterceptError) => err.code === 'invalid_option' && message.test(err.message));
+    });
+  }
+});
