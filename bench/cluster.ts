@@ -56,6 +56,6 @@ rmSync(dir, { recursive: true, force: true });
 
 console.log(`node ${process.version}; ${CHANGES} changes on 1 instance, observed by 4 others (${samples.length} samples) through one redis-server on loopback`);
 console.log(`propagation  p50 ${pct(0.5).toFixed(2)} ms   p99 ${pct(0.99).toFixed(2)} ms   max ${samples[samples.length - 1]!.toFixed(2)} ms`);
-console.log(`FileStore add (each fsynced, file rewritten): ${sequential.toFixed(0)} adds/s one at a time, ${concurrent.toFixed(0)} adds/s ${adds} at once (300-1000 rules in the file)`);
+console.log(`FileStore add (each fsynced, appended to the journal): ${sequential.toFixed(0)} adds/s one at a time, ${concurrent.toFixed(0)} adds/s ${adds} at once (300-1000 rules in the file)`);
 console.log();
 console.log(`${pct(0.99) < 50 ? 'MET   ' : 'MISSED'} propagation p99 < 50 ms (${pct(0.99).toFixed(2)} ms)`);
