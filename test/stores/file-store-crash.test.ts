@@ -3,7 +3,7 @@
 // acknowledged change. SMTP_INTERCEPT_CRASH_KILLS sets the number of kills (default 200).
 import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, it } from 'node:test';
@@ -13,6 +13,11 @@ const KILLS = Number(process.env.SMTP_INTERCEPT_CRASH_KILLS ?? 200);
 const writer = resolve(import.meta.dirname, '../fixtures/journal-writer.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-crash-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The journal's lines that mention `id`, to tell a lost record from a delete the test did not hear of. */
+function recordsNaming(path: string, id: string): string {
+  return readFileSync(path, 'utf8').split('\n').filter((line) => line.includes(`"${id}"`)).map((line) => line.slice(0, 80)).join(' / ') || 'none';
+}
 
 /** A writer child, started and ready (its modules loaded) before its round begins. */
 function startWriter(): Promise<ChildProcess> {
@@ -66,7 +71,9 @@ it(`every acknowledged change survives ${KILLS} SIGKILLs of a concurrent writer`
     const loaded = await new FileStore(path, { onWarning: (message) => warnings.push(message) }).load();
     torn += warnings.length;
     const ids = new Map(loaded.map((rule) => [rule.id, rule]));
-    for (const id of present) assert.ok(ids.has(id), `round ${round}: acknowledged put ${id} is there`);
+    for (const id of present) {
+      if (!ids.has(id)) assert.fail(`round ${round}: acknowledged put ${id} is missing; the records naming it: ${recordsNaming(path, id)}`);
+    }
     for (const id of deleted) assert.ok(!ids.has(id), `round ${round}: acknowledged delete of ${id} holds`);
     for (const [id, hits] of counted) {
       const rule = ids.get(id);
