@@ -319,15 +319,14 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   /** A store's loaded rules: `#install` per rule, with one cache clear and one timer arm for all. */
   #installAll(rules: readonly Rule[]): void {
     let expiring = false;
-    for (const rule of rules) {
-      const previous = this.#index.set(rule);
+    // `check` throws `not_ready` during a load, so nothing can read the cache before it is cleared below.
+    this.#index.load(rules, (rule, previous) => {
       if (rule.expires !== undefined) {
         this.#expiry.push(rule);
         expiring = true;
       }
-      // `check` throws `not_ready` during a load, so nothing can read the cache cleared below meanwhile.
       this.#announce(rule, previous);
-    }
+    });
     if (rules.length > 0) this.#changed(expiring);
   }
 

