@@ -30,14 +30,16 @@ export function isoTime(text: string): number {
     || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58 || text.charCodeAt(19) !== 46 || text.charCodeAt(23) !== 90) {
     return Date.parse(text);
   }
+  const year = digits(text, 0, 4);
   const month = digits(text, 5, 2);
   const day = digits(text, 8, 2);
   const hour = digits(text, 11, 2);
   const minute = digits(text, 14, 2);
   const second = digits(text, 17, 2);
-  // In these ranges Date.UTC and Date.parse agree (test/stored-rule.test.ts); the rest is Date.parse's to judge.
-  if (!(month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59)) return Date.parse(text);
-  const ms = Date.UTC(digits(text, 0, 4), month - 1, day, hour, minute, second, digits(text, 20, 3));
+  // In these ranges Date.UTC and Date.parse agree (test/startup.test.ts); the rest is Date.parse's to judge
+  // (Date.UTC reads years 0-99 as 1900-1999).
+  if (!(year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59)) return Date.parse(text);
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second, digits(text, 20, 3));
   return Number.isNaN(ms) ? Date.parse(text) : ms;
 }
 
