@@ -292,6 +292,10 @@ export class Persistence {
 
   /** The rule to install for a stored one, or `undefined` when it expired or that revision is installed. */
   #adopt(json: RuleJSON, store: RuleStore, now: number): Rule | undefined {
+    // The write installed already (a reload's snapshot repeats most rules, and RedisStore reports its first
+    // snapshot as a reset too): it was validated when installed, so it is not restored a second time.
+    const stored = typeof json === 'object' && json !== null && typeof json.revision === 'string' && json.revision !== '' ? json.revision : undefined;
+    if (stored !== undefined && typeof json.id === 'string' && this.#host.get(json.id)?.revision === stored) return undefined;
     const rule = restoreRule(json, now);
     if (!rule) return void this.#host.uninstall(json.id, 'expired');
     if (this.storeFor(rule.cluster) !== store) {
