@@ -1,6 +1,8 @@
 // Rule sets and attempts for the benchmarks: rules spread evenly over every selector shape, attempts that
 // hit a known rule or miss everything. test/bench-workload.test.ts checks they produce the expected answers.
-import type { Attempt, RuleInput } from '../src/index.js';
+import type { Attempt, RuleInput, RuleJSON } from '../src/index.js';
+import { parseRuleInput } from '../src/rule-input.js';
+import { Rule, ruleId } from '../src/rule.js';
 
 const ip4 = (base: number, k: number): string => {
   const v = (base + k) >>> 0;
@@ -60,3 +62,23 @@ export function indices(n: number, count: number, seed = 1): number[] {
     return s % n;
   });
 }
+
+/** The clock of the start-up workload. */
+export const NOW = Date.now();
+
+/** The start-up mix: the match workload's shapes, 1 in 10 with `times`, 1 in 7 expiring in a year, 1 in 5 with a description. */
+export function startupInputAt(i: number, cluster: boolean): RuleInput {
+  const input: RuleInput = { ...ruleAt(i), cluster };
+  if (i % 10 === 3) input.times = 5;
+  if (i % 7 === 2) input.expires = new Date(NOW + 365 * 86_400_000 + i).toISOString();
+  if (i % 5 === 1) input.description = 'forced by the start-up benchmark';
+  return input;
+}
+
+/** The stored form the engine writes for `input` (with a revision, as `put` writes it). */
+export function storedAt(i: number, cluster: boolean): RuleJSON {
+  const spec = parseRuleInput(startupInputAt(i, cluster), NOW);
+  const created = NOW - 86_400_000 + i;
+  return { ...new Rule(spec, ruleId(spec), created, created, i % 4).toJSON(), revision: `bench.${i}` };
+}
+

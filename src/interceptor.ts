@@ -70,6 +70,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       get: (id) => this.#index.get(id),
       rules: () => this.#index.values(),
       install: (rule) => this.#install(rule),
+      installAll: (rules) => this.#installAll(rules),
       uninstall: (id, reason) => this.#delete(id, reason),
       error: (err) => { publishStoreError(this, 'background', err); report(this, err); },
     }, store, clusterStore);
@@ -312,6 +313,24 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     const previous = this.#index.set(rule);
     if (rule.expires !== undefined) this.#expiry.push(rule);
     this.#changed(rule.expires !== undefined);
+    this.#announce(rule, previous);
+  }
+
+  /** A store's loaded rules: `#install` per rule, with one cache clear and one timer arm for all. */
+  #installAll(rules: readonly Rule[]): void {
+    let expiring = false;
+    // `check` throws `not_ready` during a load, so nothing can read the cache before it is cleared below.
+    this.#index.load(rules, (rule, previous) => {
+      if (rule.expires !== undefined) {
+        this.#expiry.push(rule);
+        expiring = true;
+      }
+      this.#announce(rule, previous);
+    });
+    if (rules.length > 0) this.#changed(expiring);
+  }
+
+  #announce(rule: Rule, previous: Rule | undefined): void {
     if (previous) {
       this.#persistence.budgets.retired(previous);
       notify(this, 'rule:updated', rule, previous);

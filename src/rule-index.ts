@@ -13,7 +13,7 @@ import { networkKey } from './ip.js';
 import { combine, hashNumber, hashPart, hashSuffixes, hashText, KEY_SEED, KeyFilter } from './key-filter.js';
 import { comparePrecedence } from './precedence.js';
 import type { Rule } from './rule.js';
-import { BIT, KEY_SEPARATOR, mxVariant, remoteVariant, SENDER_DOMAIN, senderVariant } from './shape.js';
+import { BIT, KEY_SEPARATOR, MASK_BITS, mxVariant, remoteVariant, SENDER_DOMAIN, senderVariant } from './shape.js';
 
 /** Rules sharing a shape and key differ only in `cluster`: at most two, kept as a rule or a pair. */
 type Slot = Rule | Rule[];
@@ -47,8 +47,9 @@ function keyHash(shape: Shape, key: Key): number {
   return h;
 }
 
-function rebuild(shape: Shape): void {
-  shape.filter.reset(shape.slots.size);
+/** Resizes a shape's filter for its keys plus `room` more, and adds its keys again. */
+function rebuild(shape: Shape, room: number): void {
+  shape.filter.reset(shape.slots.size + room);
   for (const key of shape.slots.keys()) shape.filter.add(keyHash(shape, key));
 }
 
@@ -86,19 +87,23 @@ export class RuleIndex {
     const previous = this.#byId.get(rule.id);
     if (previous) this.#unlink(previous);
     this.#byId.set(rule.id, rule);
-    let shape = this.#shapes.get(rule.shape);
-    if (!shape) {
-      shape = {
-        id: rule.shape, mask: rule.mask, variant: remoteVariant(rule.shape), sender: senderVariant(rule.shape),
-        mx: mxVariant(rule.shape), slots: new Map(), filter: new KeyFilter(),
-      };
-      this.#shapes.set(rule.shape, shape);
-      this.#reshaped();
-    }
+    const shape = this.#shapes.get(rule.shape) ?? this.#occupy(rule.shape);
     const slot = shape.slots.get(rule.key);
     shape.slots.set(rule.key, slot === undefined ? rule : Array.isArray(slot) ? [...slot, rule] : [slot, rule]);
-    if (slot === undefined && shape.filter.add(keyHash(shape, rule.key))) rebuild(shape);
+    if (slot === undefined && shape.filter.add(keyHash(shape, rule.key))) rebuild(shape, 0);
     return previous;
+  }
+
+  /**
+   * Inserts many rules (a store's snapshot): `set` for each, in order, calling `each` with the rule and
+   * the one it replaced. Each shape's key filter is sized once for all its new keys, instead of being
+   * rebuilt every time it doubles.
+   */
+  load(rules: readonly Rule[], each: (rule: Rule, previous: Rule | undefined) => void): void {
+    const added = new Map<number, number>();
+    for (const rule of rules) added.set(rule.shape, (added.get(rule.shape) ?? 0) + 1);
+    for (const [id, count] of added) rebuild(this.#shapes.get(id) ?? this.#occupy(id), count);
+    for (const rule of rules) each(rule, this.set(rule));
   }
 
   /** Removes the rule with `id`; returns it. */
@@ -121,6 +126,16 @@ export class RuleIndex {
     this.#envelope = this.#occupied.some((shape) => (shape.mask & ENVELOPE) !== 0);
   }
 
+  /** A new, empty shape (an index shape id is the rule's `shape`). */
+  #occupy(id: number): Shape {
+    const shape: Shape = {
+      id, mask: id & MASK_BITS, variant: remoteVariant(id), sender: senderVariant(id), mx: mxVariant(id), slots: new Map(), filter: new KeyFilter(),
+    };
+    this.#shapes.set(id, shape);
+    this.#reshaped();
+    return shape;
+  }
+
   #unlink(rule: Rule): void {
     const shape = this.#shapes.get(rule.shape)!;
     const slot = shape.slots.get(rule.key)!;
@@ -134,7 +149,7 @@ export class RuleIndex {
       this.#shapes.delete(shape.id);
       this.#reshaped();
     } else if (shape.filter.remove()) {
-      rebuild(shape);
+      rebuild(shape, 0);
     }
   }
 

@@ -192,14 +192,15 @@ function parseDescription(raw: string | readonly string[] | undefined, extended:
 
 /**
  * Validates and normalises a rule input. `requireCode` is false for `remove`, whose input names a
- * selector and may omit the reply. `now` is the clock for `ttl` and `expires`.
+ * selector and may omit the reply. `now` is the clock for `ttl` and `expires`. `stored`: the input is a
+ * stored rule (`RuleJSON`), whose read-only fields the caller checks.
  */
-export function parseRuleInput(input: unknown, now: number, requireCode = true): RuleSpec {
+export function parseRuleInput(input: unknown, now: number, requireCode = true, stored = false): RuleSpec {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError([{ code: 'invalid_type', message: 'a rule must be a JSON object' }]);
   }
   const p = new Problems();
-  p.list.push(...schemaProblems(input));
+  p.list.push(...schemaProblems(input, stored));
   // A problem of a nested field (`rate.per`) keeps its whole field out of further checks.
   const bad = new Set(p.list.map((d) => d.param?.split('.')[0]));
   // Only fields that passed the schema are inspected further, so each field is reported once.

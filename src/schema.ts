@@ -72,7 +72,10 @@ const schema = {
 } as const;
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, unicodeRegExp: true });
-const validate = ajv.compile(schema);
+const validateInput = ajv.compile(schema);
+// A stored rule also carries the fields the engine sets; `restoreRule` checks those itself, so a stored
+// rule is validated as it is, without first being copied minus those fields.
+const validateStored = ajv.compile({ ...schema, properties: { ...schema.properties, id: true, created: true, updated: true, hits: true, revision: true } });
 
 const EXPECTED: Record<string, string> = {
   code: 'an integer SMTP reply code',
@@ -161,8 +164,12 @@ export function sortByField(details: ErrorDetail[]): ErrorDetail[] {
   return details.sort((a, b) => order(a.param) - order(b.param));
 }
 
-/** Validates the shape of a rule input. Returns one detail per offending field (the first problem ajv found for it). */
-export function schemaProblems(input: object): ErrorDetail[] {
+/**
+ * Validates the shape of a rule input (`stored`: a stored rule, which may also carry the read-only
+ * fields and `revision`). Returns one detail per offending field (the first problem ajv found for it).
+ */
+export function schemaProblems(input: object, stored = false): ErrorDetail[] {
+  const validate = stored ? validateStored : validateInput;
   if (validate(input)) return [];
   const byField = new Map<string, ErrorDetail>();
   for (const error of validate.errors ?? []) {

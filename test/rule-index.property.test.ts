@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Attempt, RuleInput } from '../src/index.js';
+import { normalizeAttempt } from '../src/attempt.js';
+import { RuleIndex } from '../src/rule-index.js';
 import { buildRules, matchers } from './helpers/matchers.js';
 
 const names = ['p1', 'p2', '__proto__', 'constructor', 'toString'];
@@ -91,6 +93,31 @@ describe('RuleIndex against the linear reference model', () => {
         }
       }),
       { seed: 20261122, numRuns: 400 },
+    );
+  });
+
+  it('answers the same when built by load (a snapshot) as when built by set, one rule at a time', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(ruleArb, { maxLength: 120 }), fc.nat(), fc.array(attemptArb, { minLength: 1, maxLength: 20 }), async (inputs, cut, attempts) => {
+        const rules = await buildRules(inputs);
+        // Some rules set before the load, and rules loaded twice: `load` replaces as `set` does.
+        const before = rules.slice(0, cut % (rules.length + 1));
+        const snapshot = [...rules, ...rules.filter((_, i) => i % 3 === 0)];
+        const bySet = new RuleIndex();
+        const byLoad = new RuleIndex();
+        for (const rule of before) { bySet.set(rule); byLoad.set(rule); }
+        const replacedBySet = snapshot.map((rule) => bySet.set(rule)?.id);
+        const replacedByLoad: (string | undefined)[] = [];
+        byLoad.load(snapshot, (rule, previous) => replacedByLoad.push(previous?.id));
+        assert.deepEqual(replacedByLoad, replacedBySet);
+        assert.equal(byLoad.format(), bySet.format());
+        assert.deepEqual([...byLoad.values()].map((r) => r.id), [...bySet.values()].map((r) => r.id));
+        for (const attempt of attempts) {
+          const a = normalizeAttempt(attempt);
+          assert.deepEqual(byLoad.candidates(a).map((r) => r.id), bySet.candidates(a).map((r) => r.id), JSON.stringify(attempt));
+        }
+      }),
+      { seed: 20261202, numRuns: 200 },
     );
   });
 });

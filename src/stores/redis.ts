@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
 import { RedisCommands } from './redis-commands.js';
 import { CLEAR, DELETE, PUT, RELEASE, RESERVE } from './redis-scripts.js';
+import { readSnapshot } from './redis-snapshot.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -88,7 +89,8 @@ export class RedisStore implements RuleStore {
   }
 
   /**
-   * The stored rules. While watched, it first waits until the store follows changes, so every change
+   * The stored rules, read in batches (see `redis-snapshot.ts`: no single command grows with the rule
+   * set). While watched, it first waits until the store follows changes, so every change
    * made after the snapshot is reported; a snapshot newer than what the listeners were told is also
    * reported to them as a `reset`. Messages arriving during a load are held and reported after it, in
    * version order, minus those the snapshot already holds: a reload never rolls a listener back.
@@ -97,18 +99,9 @@ export class RedisStore implements RuleStore {
     if (this.#following) await this.#untilFollowing();
     this.#loads++;
     try {
-      const [hash, version] = await this.#commands.run('loading rules', async () => {
-        const replies = await this.#client.multi().hgetall(this.#keys.rules).get(this.#keys.version).exec();
-        const failed = replies?.find(([err]) => err);
-        if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
-        return [replies[0]![1] as Record<string, string>, Number(replies[1]![1] ?? 0)] as const;
-      });
-      const rules = Object.entries(hash).map(([id, text]) => {
-        try {
-          return JSON.parse(text) as RuleJSON;
-        } catch (err) {
-          throw new SmtpInterceptError('store_invalid', `Redis hash ${this.#keys.rules} holds invalid JSON for rule ${id}`, { cause: err });
-        }
+      const { rules, version } = await readSnapshot({
+        client: this.#client, commands: this.#commands, rulesKey: this.#keys.rules, versionKey: this.#keys.version,
+        timeoutMs: this.#timeoutMs, held: this.#subscriber ? () => this.#held : undefined,
       });
       // Held messages that cover every version up to the snapshot's say the same in finer grain (with the
       // reason of a removal); otherwise listeners get the snapshot.
