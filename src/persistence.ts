@@ -81,7 +81,7 @@ export class Persistence {
     this.#cluster = clusterStore;
     this.budgets = new Budgets({
       ...host,
-      revisionOf: (rule) => this.#revisions.get(rule) ?? '',
+      revisionOf: (rule) => this.revisionOf(rule),
       origin: this.#origin,
       error: (err) => this.#failed(clusterStore, err),
       answered: () => { if (clusterStore) this.#outages.delete(clusterStore); },
@@ -91,6 +91,21 @@ export class Persistence {
   /** The store holding rules of this scope, if any. */
   storeFor(cluster: boolean): RuleStore | undefined {
     return cluster ? this.#cluster ?? this.#store : this.#store;
+  }
+
+  /** The revision `rule` was stored with (`''` for a rule a store gave without one, or not stored). */
+  revisionOf(rule: Rule): string {
+    return this.#revisions.get(rule) ?? '';
+  }
+
+  /** Reports a failure of a background write to `store` (once per outage, see `#failed`). */
+  failed(store: RuleStore, err: unknown): void {
+    this.#failed(store, err);
+  }
+
+  /** `store` answered a background write: an outage of it, if any, is over. */
+  answered(store: RuleStore): void {
+    this.#outages.delete(store);
   }
 
   /** Loads every store once and starts following them. */

@@ -200,6 +200,22 @@ export class MemoryStore implements RuleStore {
     if (budget && budget.revision === revision && unused > 0) budget.left += unused;
   }
 
+  async saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
+    for (const delta of deltas) {
+      const rule = this.#rules.get(delta.id);
+      if (!rule || (rule.revision ?? '') !== delta.revision) continue;
+      const times = rule.times === undefined ? undefined : rule.times - delta.used;
+      if (times !== undefined && times <= 0) {
+        this.#budgets.delete(delta.id);
+        this.#rules.delete(delta.id);
+        this.#events.emit('change', { type: 'delete', id: delta.id, reason: 'exhausted', version: ++this.#version });
+      } else {
+        // Counters are not changes of the rule: no version, no report (a reload shows them).
+        this.#rules.set(delta.id, Object.freeze({ ...rule, hits: rule.hits + delta.hits, ...(times === undefined ? {} : { times }) }));
+      }
+    }
+  }
+
   async close(): Promise<void> {
     this.#events.removeAllListeners();
   }

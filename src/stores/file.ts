@@ -5,7 +5,7 @@
  */
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { restoreRule, type RuleJSON, type RuleStore, SmtpInterceptError, StoreUnavailableError } from '../index.js';
+import { type CounterDelta, restoreRule, type RuleJSON, type RuleStore, SmtpInterceptError, StoreUnavailableError } from '../index.js';
 
 interface FileShape {
   version: 1;
@@ -51,6 +51,19 @@ export class FileStore implements RuleStore {
 
   clear(): Promise<void> {
     return this.#change((rules) => { rules.clear(); });
+  }
+
+  /** Adds hits and takes used applications of matching revisions (see `RuleStore.saveCounters`). */
+  saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
+    return this.#change((rules) => {
+      for (const delta of deltas) {
+        const rule = rules.get(delta.id);
+        if (!rule || (rule.revision ?? '') !== delta.revision) continue;
+        const times = rule.times === undefined ? undefined : rule.times - delta.used;
+        if (times !== undefined && times <= 0) rules.delete(delta.id);
+        else rules.set(delta.id, { ...rule, hits: rule.hits + delta.hits, ...(times === undefined ? {} : { times }) });
+      }
+    });
   }
 
   /** Waits for writes in flight. */

@@ -6,9 +6,9 @@
  * `StoreUnavailableError` and the engine keeps serving the rules it has.
  */
 import { Redis } from 'ioredis';
-import { type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
+import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
 import { RedisCommands } from './redis-commands.js';
-import { CLEAR, DELETE, PUT, RELEASE, RESERVE } from './redis-scripts.js';
+import { CLEAR, DELETE, PUT, RELEASE, RESERVE, SAVE_COUNTERS } from './redis-scripts.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -35,6 +35,15 @@ type ErrorListener = (err: Error) => void;
 /** The version a published message starts with. */
 const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
 
+/** A stored rule with the counters saved for it (`<prefix>:hits`, `<prefix>:used`). */
+function withCounters(rule: RuleJSON, hits: string | undefined, used: string | undefined): RuleJSON {
+  if (hits === undefined && (used === undefined || rule.times === undefined)) return rule;
+  const counted: RuleJSON = { ...rule };
+  if (hits !== undefined) counted.hits = Number(hits);
+  if (used !== undefined && rule.times !== undefined) counted.times = rule.times - Number(used);
+  return counted;
+}
+
 /**
  * A `RuleStore` on Redis, for `clusterStore`.
  *
@@ -47,7 +56,7 @@ const versionOf = (message: string): number => Number(message.slice(0, message.i
 export class RedisStore implements RuleStore {
   readonly #client: Redis;
   readonly #owned: boolean;
-  readonly #keys: { rules: string; version: string; budget: string; channel: string };
+  readonly #keys: { rules: string; version: string; budget: string; channel: string; hits: string; used: string };
   readonly #timeoutMs: number;
   readonly #commands: RedisCommands;
   #subscriber: Redis | undefined;
@@ -81,7 +90,7 @@ export class RedisStore implements RuleStore {
       : redis;
     if (this.#owned) this.#client.on('error', (err: Error) => this.#lost(err));
     this.#client.on('ready', this.#onReady);
-    this.#keys = { rules: `${prefix}:rules`, version: `${prefix}:version`, budget: `${prefix}:budget:`, channel: `${prefix}:changes` };
+    this.#keys = { rules: `${prefix}:rules`, version: `${prefix}:version`, budget: `${prefix}:budget:`, channel: `${prefix}:changes`, hits: `${prefix}:hits`, used: `${prefix}:used` };
     this.#timeoutMs = commandTimeoutMs;
     this.#commands = new RedisCommands(this.#client, commandTimeoutMs);
     this.#checkIntervalMs = checkIntervalMs;
@@ -97,15 +106,16 @@ export class RedisStore implements RuleStore {
     if (this.#following) await this.#untilFollowing();
     this.#loads++;
     try {
-      const [hash, version] = await this.#commands.run('loading rules', async () => {
-        const replies = await this.#client.multi().hgetall(this.#keys.rules).get(this.#keys.version).exec();
+      const [hash, version, hits, used] = await this.#commands.run('loading rules', async () => {
+        const { rules, version, hits, used } = this.#keys;
+        const replies = await this.#client.multi().hgetall(rules).get(version).hgetall(hits).hgetall(used).exec();
         const failed = replies?.find(([err]) => err);
         if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
-        return [replies[0]![1] as Record<string, string>, Number(replies[1]![1] ?? 0)] as const;
+        return [replies[0]![1] as Record<string, string>, Number(replies[1]![1] ?? 0), replies[2]![1] as Record<string, string>, replies[3]![1] as Record<string, string>] as const;
       });
       const rules = Object.entries(hash).map(([id, text]) => {
         try {
-          return JSON.parse(text) as RuleJSON;
+          return withCounters(JSON.parse(text) as RuleJSON, hits[id], used[id]);
         } catch (err) {
           throw new SmtpInterceptError('store_invalid', `Redis hash ${this.#keys.rules} holds invalid JSON for rule ${id}`, { cause: err });
         }
@@ -123,20 +133,30 @@ export class RedisStore implements RuleStore {
   }
 
   async put(rule: RuleJSON): Promise<number> {
-    return Number(await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id],
+    return Number(await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id, this.#keys.used],
       [rule.id, JSON.stringify(rule), rule.times === undefined ? '' : String(rule.times), this.#keys.channel, rule.revision ?? '']));
   }
 
   async delete(ids: readonly string[]): Promise<number> {
-    return Number(await this.#eval('removing rules', DELETE, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget, ...ids]));
+    return Number(await this.#eval('removing rules', DELETE, this.#changeKeys(), [this.#keys.channel, this.#keys.budget, ...ids]));
   }
 
   async clear(): Promise<number> {
-    return Number(await this.#eval('clearing rules', CLEAR, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget]));
+    return Number(await this.#eval('clearing rules', CLEAR, this.#changeKeys(), [this.#keys.channel, this.#keys.budget]));
+  }
+
+  /**
+   * Saves counters in one script. `hits` of a rule are the total every instance saved (kept when the
+   * rule is updated); `used` counts against `times` of rules without a cluster budget.
+   */
+  async saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    const args = deltas.flatMap((d) => [d.id, d.revision, String(d.hits), String(d.used)]);
+    await this.#eval('saving counters', SAVE_COUNTERS, this.#changeKeys(), [this.#keys.channel, this.#keys.budget, ...args]);
   }
 
   async reserve(id: string, wanted: number, used: number, revision: string, request = ''): Promise<number> {
-    return Number(await this.#eval('reserving from a budget', RESERVE, [this.#keys.budget + id, this.#keys.rules, this.#keys.version],
+    return Number(await this.#eval('reserving from a budget', RESERVE, [this.#keys.budget + id, this.#keys.rules, this.#keys.version, this.#keys.hits, this.#keys.used],
       [id, String(wanted), String(used), this.#keys.channel, revision, request]));
   }
 
@@ -286,6 +306,11 @@ export class RedisStore implements RuleStore {
     this.#connected = false;
     this.#reportedOutage = true;
     this.#report(new StoreUnavailableError(`Redis is unreachable: ${err.message}`, { cause: err }));
+  }
+
+  /** Keys of the scripts that remove rules: the rules, the version and the counters. */
+  #changeKeys(): string[] {
+    return [this.#keys.rules, this.#keys.version, this.#keys.hits, this.#keys.used];
   }
 
   /** Runs a script that changes data: a failure after it may have reached Redis is an unknown outcome. */
