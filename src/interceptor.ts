@@ -110,9 +110,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const spec = parseRuleInput(input, now);
       const id = ruleId(spec);
       const previous = this.#index.get(id);
-      const rule = new Rule(spec, id, previous?.created ?? now, now, 0);
-      // The new revision's JSON carries the hits counted so far: the old revision's must be saved first.
+      // The new revision's JSON carries the hits counted so far, once the old revision's are saved.
       if (previous) await this.#counters.settle(previous);
+      const rule = new Rule(spec, id, previous?.created ?? now, now, this.#index.get(id)?.count ?? 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
       await this.#persistence.put(rule, () => {
         rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
