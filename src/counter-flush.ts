@@ -79,13 +79,9 @@ export class CounterFlush {
     else this.#tally.set(next, { hits: tally.hits, used: 0 });
   }
 
-  /**
-   * Saves what `rule` counted now (before an update writes its new revision, whose JSON carries the
-   * hits counted so far). Never rejects: a failure is reported and the counts kept for the next save.
-   */
-  settle(rule: Rule): Promise<void> {
-    if (!this.#tally.has(rule)) return Promise.resolve();
-    return this.flush();
+  /** Whether `rule` counted something not saved yet (an update saves it first: its JSON carries the hits). */
+  counted(rule: Rule | undefined): boolean {
+    return rule !== undefined && this.#tally.has(rule);
   }
 
   /** Saves every tally now (after the save in flight, if any). Never rejects. */

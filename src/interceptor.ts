@@ -106,13 +106,17 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#assertOpen();
     await this.ready();
     return this.#persistence.serial(async () => {
-      const now = this.#now();
-      const spec = parseRuleInput(input, now);
+      let now = this.#now();
+      let spec = parseRuleInput(input, now);
       const id = ruleId(spec);
+      if (this.#counters.counted(this.#index.get(id))) {
+        // An update's JSON carries the hits counted so far: the old revision's are saved first, and
+        // the rule is timed after that wait (so `updated` follows the order of writes).
+        await this.#counters.flush();
+        spec = parseRuleInput(input, now = this.#now());
+      }
       const previous = this.#index.get(id);
-      // The new revision's JSON carries the hits counted so far, once the old revision's are saved.
-      if (previous) await this.#counters.settle(previous);
-      const rule = new Rule(spec, id, previous?.created ?? now, now, this.#index.get(id)?.count ?? 0);
+      const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.count ?? 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
       await this.#persistence.put(rule, () => {
         rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
