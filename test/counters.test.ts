@@ -136,6 +136,67 @@ describe('counters survive restarts', () => {
     let prefixes = 0;
     before(async () => { server = await startRedis(); });
     after(() => server.stop());
+    /** Checks until the rule forces (a restarted instance reserves its first application on a miss). */
+    async function forced(ic: Interceptor, domain: string): Promise<number | undefined> {
+      for (let i = 0; i < 200; i++) {
+        const code = ic.check({ domain })?.code;
+        if (code !== undefined) return code;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return undefined;
+    }
+
+    async function instance(prefix: string): Promise<[Interceptor, RedisStore]> {
+      const store = new RedisStore({ redis: server.url, prefix });
+      const ic = new Interceptor({ clusterStore: store });
+      await ic.ready();
+      return [ic, store];
+    }
+
+    async function stop(...pairs: [Interceptor, RedisStore][]): Promise<void> {
+      for (const [ic, store] of pairs) {
+        await ic.close();
+        await store.close();
+      }
+    }
+
+    it('a restarted instance resumes a cluster times budget where it was, and hits are the total of every instance', async () => {
+      const prefix = `counters-${++prefixes}`;
+      const a = await instance(prefix);
+      const b = await instance(prefix);
+      const rule = await a[0].add({ domain: 'budget.example', code: 421, times: 4, cluster: true });
+      assert.equal(await forced(a[0], 'budget.example'), 421);
+      assert.equal(await forced(b[0], 'budget.example'), 421);
+      assert.equal(await forced(b[0], 'budget.example'), 421);
+      await stop(a, b);
+
+      const again = await instance(prefix);
+      assert.equal(again[0].get(rule.id)?.hits, 3, 'the hits of both instances');
+      assert.equal(await forced(again[0], 'budget.example'), 421, 'one application of four is left');
+      assert.equal(await forced(again[0], 'budget.example'), undefined);
+      assert.equal(again[0].get(rule.id), undefined, 'used up for everyone');
+      await stop(again);
+      const after = await instance(prefix);
+      assert.equal(after[0].size, 0);
+      await stop(after);
+    });
+
+    it('a cluster rule used up while an instance was down stays used up when it comes back', async () => {
+      const prefix = `counters-${++prefixes}`;
+      const a = await instance(prefix);
+      const rule = await a[0].add({ domain: 'down.example', code: 421, times: 2, cluster: true });
+      await stop(a);
+      const b = await instance(prefix);
+      assert.equal(await forced(b[0], 'down.example'), 421);
+      assert.equal(await forced(b[0], 'down.example'), 421);
+      assert.equal(b[0].check({ domain: 'down.example' }), undefined);
+      await stop(b);
+      const back = await instance(prefix);
+      assert.equal(back[0].get(rule.id), undefined);
+      assert.equal(back[0].check({ domain: 'down.example' }), undefined);
+      await stop(back);
+    });
+
     exactAfterRestart({
       name: 'RedisStore',
       open: () => {
