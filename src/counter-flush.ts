@@ -40,6 +40,8 @@ export class CounterFlush {
   /** The save in flight: saves run one after another, so a rule's deltas reach its store in order. */
   #saving: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Saves running (a store call in flight). */
+  #running = 0;
 
   constructor(host: CounterHost, installed: (rule: Rule) => boolean, intervalMs: number) {
     this.#host = host;
@@ -79,9 +81,12 @@ export class CounterFlush {
     else this.#tally.set(next, { hits: tally.hits, used: 0 });
   }
 
-  /** Whether `rule` counted something not saved yet (an update saves it first: its JSON carries the hits). */
-  counted(rule: Rule | undefined): boolean {
-    return rule !== undefined && this.#tally.has(rule);
+  /**
+   * Whether `rule` has counts not saved yet, or a save is in flight: an update saves them first (its
+   * JSON carries the hits, and a store may ignore the old revision's counts once the new one is in).
+   */
+  unsaved(rule: Rule | undefined): boolean {
+    return rule !== undefined && (this.#tally.has(rule) || this.#running > 0);
   }
 
   /** Saves every tally now (after the save in flight, if any). Never rejects. */
@@ -113,7 +118,12 @@ export class CounterFlush {
       if (entries) entries.push(entry);
       else byStore.set(store, [entry]);
     }
-    await Promise.all([...byStore].map(([store, entries]) => this.#saveTo(store, entries)));
+    this.#running++;
+    try {
+      await Promise.all([...byStore].map(([store, entries]) => this.#saveTo(store, entries)));
+    } finally {
+      this.#running--;
+    }
     // Counted during the save, or kept from a failed one: saved one interval later.
     if (this.#tally.size > 0 && this.#timer === undefined) this.#arm();
   }

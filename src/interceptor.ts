@@ -109,7 +109,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       let now = this.#now();
       let spec = parseRuleInput(input, now);
       const id = ruleId(spec);
-      if (this.#counters.counted(this.#index.get(id))) {
+      if (this.#counters.unsaved(this.#index.get(id))) {
         // An update's JSON carries the hits counted so far: the old revision's are saved first, and
         // the rule is timed after that wait (so `updated` follows the order of writes).
         await this.#counters.flush();
