@@ -34,6 +34,23 @@ export interface CounterDelta {
 }
 
 /**
+ * A stored rule with a counter delta applied (`hits` added, `used` taken from `times`), or `undefined`
+ * when its `times` is used up (the store removes it). The caller checks the revision first. For store
+ * authors implementing `RuleStore.saveCounters`.
+ *
+ * @example
+ * ```ts
+ * const next = withCounters(stored, delta)
+ * if (next) rules.set(stored.id, next); else rules.delete(stored.id) // used up
+ * ```
+ */
+export function withCounters(rule: RuleJSON, delta: CounterDelta): RuleJSON | undefined {
+  if (rule.times === undefined) return { ...rule, hits: rule.hits + delta.hits };
+  const times = rule.times - delta.used;
+  return times > 0 ? { ...rule, hits: rule.hits + delta.hits, times } : undefined;
+}
+
+/**
  * Persistence of rules in their JSON form. Every method resolves only once the change is durable in
  * the store's sense; a rejection means nothing changed. Stores are written through the engine only:
  * `Interceptor` validates every rule it loads or hears about.
@@ -204,14 +221,14 @@ export class MemoryStore implements RuleStore {
     for (const delta of deltas) {
       const rule = this.#rules.get(delta.id);
       if (!rule || (rule.revision ?? '') !== delta.revision) continue;
-      const times = rule.times === undefined ? undefined : rule.times - delta.used;
-      if (times !== undefined && times <= 0) {
+      const counted = withCounters(rule, delta);
+      if (counted) {
+        // Counters are not changes of the rule: no version, no report (a reload shows them).
+        this.#rules.set(delta.id, Object.freeze(counted));
+      } else {
         this.#budgets.delete(delta.id);
         this.#rules.delete(delta.id);
         this.#events.emit('change', { type: 'delete', id: delta.id, reason: 'exhausted', version: ++this.#version });
-      } else {
-        // Counters are not changes of the rule: no version, no report (a reload shows them).
-        this.#rules.set(delta.id, Object.freeze({ ...rule, hits: rule.hits + delta.hits, ...(times === undefined ? {} : { times }) }));
       }
     }
   }

@@ -5,7 +5,7 @@
  */
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { type CounterDelta, restoreRule, type RuleJSON, type RuleStore, SmtpInterceptError, StoreUnavailableError } from '../index.js';
+import { type CounterDelta, restoreRule, type RuleJSON, type RuleStore, SmtpInterceptError, StoreUnavailableError, withCounters } from '../index.js';
 
 interface FileShape {
   version: 1;
@@ -59,9 +59,9 @@ export class FileStore implements RuleStore {
       for (const delta of deltas) {
         const rule = rules.get(delta.id);
         if (!rule || (rule.revision ?? '') !== delta.revision) continue;
-        const times = rule.times === undefined ? undefined : rule.times - delta.used;
-        if (times !== undefined && times <= 0) rules.delete(delta.id);
-        else rules.set(delta.id, { ...rule, hits: rule.hits + delta.hits, ...(times === undefined ? {} : { times }) });
+        const counted = withCounters(rule, delta);
+        if (counted) rules.set(delta.id, counted);
+        else rules.delete(delta.id); // used up
       }
     });
   }

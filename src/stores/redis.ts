@@ -36,7 +36,7 @@ type ErrorListener = (err: Error) => void;
 const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
 
 /** A stored rule with the counters saved for it (`<prefix>:hits`, `<prefix>:used`). */
-function withCounters(rule: RuleJSON, hits: string | undefined, used: string | undefined): RuleJSON {
+function withSavedCounters(rule: RuleJSON, hits: string | undefined, used: string | undefined): RuleJSON {
   if (hits === undefined && (used === undefined || rule.times === undefined)) return rule;
   const counted: RuleJSON = { ...rule };
   if (hits !== undefined) counted.hits = Number(hits);
@@ -115,7 +115,7 @@ export class RedisStore implements RuleStore {
       });
       const rules = Object.entries(hash).map(([id, text]) => {
         try {
-          return withCounters(JSON.parse(text) as RuleJSON, hits[id], used[id]);
+          return withSavedCounters(JSON.parse(text) as RuleJSON, hits[id], used[id]);
         } catch (err) {
           throw new SmtpInterceptError('store_invalid', `Redis hash ${this.#keys.rules} holds invalid JSON for rule ${id}`, { cause: err });
         }
