@@ -7,7 +7,7 @@
  */
 import { SmtpInterceptError } from './errors.js';
 import type { Rule } from './rule.js';
-import { type CounterDelta, type RuleStore, StoreUnavailableError } from './store.js';
+import { type CounterDelta, type RuleStore, StoreOutcomeUnknownError, StoreUnavailableError } from './store.js';
 
 /** What the flusher needs from the engine's persistence. */
 export interface CounterHost {
@@ -149,7 +149,9 @@ export class CounterFlush {
       await store.saveCounters!(deltas);
       this.#host.answered(store);
     } catch (err) {
-      for (const [rule, tally] of entries) if (this.#keep(rule)) this.#merge(rule, tally);
+      // A save that may have been recorded (no answer in time) is not repeated: its counts could land
+      // twice (a rule used up too early). Dropping them loses at most one batch, like a crash.
+      if (!(err instanceof StoreOutcomeUnknownError)) for (const [rule, tally] of entries) if (this.#keep(rule)) this.#merge(rule, tally);
       this.#host.failed(store, err instanceof SmtpInterceptError ? err : new StoreUnavailableError(`saving counters of ${deltas.length} rule(s) failed: ${(err as Error).message}`, { cause: err }));
     }
   }

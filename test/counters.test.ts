@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CounterDelta, Interceptor, MemoryStore, type RuleJSON, type RuleStore, ValidationError } from '../src/index.js';
+import { type CounterDelta, Interceptor, MemoryStore, type RuleJSON, type RuleStore, StoreOutcomeUnknownError, ValidationError } from '../src/index.js';
 import { FileStore } from '../src/stores/file.js';
 import { RedisStore } from '../src/stores/redis.js';
 import { type RedisServer, startRedis } from './helpers/redis-server.js';
@@ -26,7 +26,8 @@ class CountingStore extends MemoryStore {
   readonly saves: CounterDelta[][] = [];
   writes = 0;
   attempts = 0;
-  fail = false;
+  /** While set, `saveCounters` rejects with it. */
+  fail: Error | undefined;
   #waiters: (() => void)[] = [];
 
   override async put(rule: RuleJSON): Promise<number> {
@@ -42,7 +43,7 @@ class CountingStore extends MemoryStore {
   override async saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
     this.attempts++;
     try {
-      if (this.fail) throw new Error('disk full');
+      if (this.fail) throw this.fail;
       await super.saveCounters(deltas);
       this.saves.push([...deltas]);
     } finally {
@@ -247,18 +248,36 @@ describe('counter saves', () => {
     ic.on('error', (err) => errors.push(err));
     await ic.ready();
     const rule = await ic.add({ domain: 'outage.example', code: 421, times: 100 });
-    store.fail = true;
+    store.fail = new Error('disk full');
     for (let i = 0; i < 5; i++) ic.check({ domain: 'outage.example' });
     await store.attempted(1);
     for (let i = 0; i < 3; i++) ic.check({ domain: 'outage.example' });
     await store.attempted(2);
     assert.equal(errors.length, 1, 'one outage, one report');
     assert.match(String(errors[0]), /saving counters of 1 rule\(s\) failed: disk full/);
-    store.fail = false;
+    store.fail = undefined;
     await store.attempted(3);
     assert.deepEqual(store.saves, [[{ id: rule.id, revision: store.saves[0]?.[0]?.revision, hits: 8, used: 8 }]]);
     await ic.close();
     assert.deepEqual((await store.load()).map((r) => [r.hits, r.times]), [[8, 92]]);
+  });
+
+  it('a save of unknown outcome is not repeated: its counts may have landed, and must not land twice', async () => {
+    const store = new CountingStore();
+    const ic = new Interceptor({ store, counterFlushMs: 20 });
+    const errors: unknown[] = [];
+    ic.on('error', (err) => errors.push(err));
+    await ic.ready();
+    await ic.add({ domain: 'unknown.example', code: 421 });
+    store.fail = new StoreOutcomeUnknownError('saving counters: no answer within 2000 ms');
+    for (let i = 0; i < 5; i++) ic.check({ domain: 'unknown.example' });
+    await store.attempted(1);
+    store.fail = undefined;
+    for (let i = 0; i < 2; i++) ic.check({ domain: 'unknown.example' });
+    await store.attempted(2);
+    assert.deepEqual(store.saves.flat().map((d) => d.hits), [2]);
+    assert.ok(errors[0] instanceof StoreOutcomeUnknownError);
+    await ic.close();
   });
 
   it('rejects a counterFlushMs that is not an integer from 0 to 2^31-1, naming it', () => {
