@@ -17,7 +17,7 @@ export type { ForcedFault, ForcedReply, ForcedResult, Outcome } from './result.j
 export type { Fault, FaultKind, TlsFault } from './fault.js';
 export { SmtpInterceptError, ValidationError } from './errors.js';
 export type { ErrorDetail } from './errors.js';
-export { MemoryStore, StoreOutcomeUnknownError, StoreUnavailableError } from './store.js';
+export { MemoryStore, StoreOutcomeUnknownError, StoreUnavailableError, withCounters } from './store.js';
 export type { CounterDelta, RuleStore, StoreChange } from './store.js';
 export { restoreRule } from './stored-rule.js';
 export { channels } from './diagnostics.js';

@@ -29,6 +29,12 @@ export interface InterceptorOptions {
    * recently used is forgotten first (its next attempt counts as new). @default 100000
    */
   stateSize?: number;
+  /**
+   * How often (ms) rule counters (`hits`, `times` left) are saved to stores that keep them
+   * (`RuleStore.saveCounters`); `check` never writes. Counters are also saved on `close()`. A crash
+   * loses at most the counts of the last interval. 0: only on `close()`. @default 1000
+   */
+  counterFlushMs?: number;
 }
 
 /** Why a rule left the rule set. */

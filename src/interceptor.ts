@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { AttemptCache } from './attempt-cache.js';
+import { CounterFlush } from './counter-flush.js';
 import { checkChannel, publishStoreError, ruleAddedChannel, ruleRemovedChannel, ruleUpdatedChannel } from './diagnostics.js';
 import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
@@ -40,6 +41,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #persistence: Persistence;
+  readonly #counters: CounterFlush;
   /** Made on the first greylisting or rate-limited check: lru-cache preallocates arrays of `stateSize`. */
   #gates: GateState | undefined;
   readonly #stateSize: number;
@@ -53,10 +55,11 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   constructor(options: InterceptorOptions = {}) {
     super();
-    const { cacheSize = 10_000, now = Date.now, random, seed, store, clusterStore, stateSize = 100_000 } = options;
+    const { cacheSize = 10_000, now = Date.now, random, seed, store, clusterStore, stateSize = 100_000, counterFlushMs = 1000 } = options;
     const problems = [];
     if (!Number.isInteger(cacheSize) || cacheSize < 0) problems.push({ code: 'out_of_range', message: 'cacheSize must be an integer >= 0', param: 'cacheSize' });
     if (!Number.isInteger(stateSize) || stateSize < 1) problems.push({ code: 'out_of_range', message: 'stateSize must be an integer >= 1', param: 'stateSize' });
+    if (!Number.isInteger(counterFlushMs) || counterFlushMs < 0 || counterFlushMs > MAX_TIMER_MS) problems.push({ code: 'out_of_range', message: `counterFlushMs must be an integer from 0 to ${MAX_TIMER_MS}`, param: 'counterFlushMs' });
     if (random !== undefined && seed !== undefined) problems.push({ code: 'mutually_exclusive', message: 'random and seed may not be used together', param: 'seed' });
     if (seed !== undefined && !Number.isFinite(seed)) problems.push({ code: 'invalid_type', message: 'seed must be a finite number', param: 'seed' });
     if (problems.length > 0) throw new ValidationError(problems);
@@ -74,6 +77,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       uninstall: (id, reason) => this.#delete(id, reason),
       error: (err) => { publishStoreError(this, 'background', err); report(this, err); },
     }, store, clusterStore);
+    this.#counters = new CounterFlush(this.#persistence, (rule) => this.#index.get(rule.id) === rule, counterFlushMs);
   }
 
   /**
@@ -103,11 +107,17 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#assertOpen();
     await this.ready();
     return this.#persistence.serial(async () => {
-      const now = this.#now();
-      const spec = parseRuleInput(input, now);
+      let now = this.#now();
+      let spec = parseRuleInput(input, now);
       const id = ruleId(spec);
+      if (this.#counters.unsaved(this.#index.get(id))) {
+        // An update's JSON carries the hits counted so far: the old revision's are saved first, and
+        // the rule is timed after that wait (so `updated` follows the order of writes).
+        await this.#counters.flush();
+        spec = parseRuleInput(input, now = this.#now());
+      }
       const previous = this.#index.get(id);
-      const rule = new Rule(spec, id, previous?.created ?? now, now, 0);
+      const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.count ?? 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
       await this.#persistence.put(rule, () => {
         rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
@@ -283,6 +293,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#persistence.close();
+    await this.#counters.close(); // after the writes in flight: a graceful stop leaves exact counts
   }
 
   /** Candidates of an attempt the cache does not hold (or with no cache), memoised when there is one. */
@@ -295,15 +306,20 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   #apply(rule: Rule, attempt: Attempt): ForcedResult {
     rule.count++;
+    let used: 0 | 1 = 0;
     if (rule.remaining !== undefined) {
       rule.remaining--;
       if (this.#persistence.budgets.budgeted(rule)) {
         this.#persistence.budgets.used(rule); // the shared budget decides when the rule is used up
-      } else if (rule.remaining === 0) {
-        this.#delete(rule.id, 'exhausted');
-        this.#persistence.forget(rule);
+      } else {
+        used = 1;
+        if (rule.remaining === 0) {
+          this.#delete(rule.id, 'exhausted');
+          this.#persistence.forget(rule);
+        }
       }
     }
+    this.#counters.count(rule, used); // in memory only: saved in batches
     const result = (rule.result ??= forcedResult(rule));
     if (this.listenerCount('match') > 0) notify(this, 'match', result, attempt);
     return result;
@@ -333,6 +349,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   #announce(rule: Rule, previous: Rule | undefined): void {
     if (previous) {
       this.#persistence.budgets.retired(previous);
+      this.#counters.replaced(previous, rule);
       notify(this, 'rule:updated', rule, previous);
       if (ruleUpdatedChannel.hasSubscribers) ruleUpdatedChannel.publish({ interceptor: this, rule, previous });
     } else {

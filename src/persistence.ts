@@ -95,6 +95,21 @@ export class Persistence {
     return cluster ? this.#cluster ?? this.#store : this.#store;
   }
 
+  /** The revision `rule` was stored with (`''` for a rule a store gave without one, or not stored). */
+  revisionOf(rule: Rule): string {
+    return this.#revisions.get(rule) ?? '';
+  }
+
+  /** Reports a failure of a background write to `store` (once per outage, see `#failed`). */
+  failed(store: RuleStore, err: unknown): void {
+    this.#failed(store, err);
+  }
+
+  /** `store` answered a background write: an outage of it, if any, is over. */
+  answered(store: RuleStore): void {
+    this.#outages.delete(store);
+  }
+
   /** Loads every store once and starts following them. */
   ready(): Promise<void> {
     // A failed load is not remembered: the next call tries again (stores already loaded are kept).

@@ -34,6 +34,23 @@ export interface CounterDelta {
 }
 
 /**
+ * A stored rule with a counter delta applied (`hits` added, `used` taken from `times`), or `undefined`
+ * when its `times` is used up (the store removes it). The caller checks the revision first. For store
+ * authors implementing `RuleStore.saveCounters`.
+ *
+ * @example
+ * ```ts
+ * const next = withCounters(stored, delta)
+ * if (next) rules.set(stored.id, next); else rules.delete(stored.id) // used up
+ * ```
+ */
+export function withCounters(rule: RuleJSON, delta: CounterDelta): RuleJSON | undefined {
+  if (rule.times === undefined) return { ...rule, hits: rule.hits + delta.hits };
+  const times = rule.times - delta.used;
+  return times > 0 ? { ...rule, hits: rule.hits + delta.hits, times } : undefined;
+}
+
+/**
  * Persistence of rules in their JSON form. Every method resolves only once the change is durable in
  * the store's sense; a rejection means nothing changed. Stores are written through the engine only:
  * `Interceptor` validates every rule it loads or hears about.
@@ -198,6 +215,22 @@ export class MemoryStore implements RuleStore {
   async release(id: string, unused: number, revision: string): Promise<void> {
     const budget = this.#budgets.get(id);
     if (budget && budget.revision === revision && unused > 0) budget.left += unused;
+  }
+
+  async saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
+    for (const delta of deltas) {
+      const rule = this.#rules.get(delta.id);
+      if (!rule || (rule.revision ?? '') !== delta.revision) continue;
+      const counted = withCounters(rule, delta);
+      if (counted) {
+        // Counters are not changes of the rule: no version, no report (a reload shows them).
+        this.#rules.set(delta.id, Object.freeze(counted));
+      } else {
+        this.#budgets.delete(delta.id);
+        this.#rules.delete(delta.id);
+        this.#events.emit('change', { type: 'delete', id: delta.id, reason: 'exhausted', version: ++this.#version });
+      }
+    }
   }
 
   async close(): Promise<void> {

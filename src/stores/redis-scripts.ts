@@ -4,39 +4,49 @@
  * `<version> <type> <payload>`; a subscriber that sees a version skip reloads the whole set.
  *
  * Keys: `<prefix>:rules` (hash id -> rule JSON), `<prefix>:version` (counter), `<prefix>:budget:<id>`
- * (hash left/used/times of a cluster `times` budget). Channel: `<prefix>:changes`.
+ * (hash left/used/times of a cluster `times` budget), `<prefix>:hits` (hash id -> hits of the rule saved
+ * by every instance, kept across revisions) and `<prefix>:used` (hash id -> applications of `times`
+ * saved for the stored revision of a rule without a budget). Counters live apart from the rule JSON so
+ * saving them never rewrites a rule, and a loader reads them by id (HGETALL, or HMGET per batch).
+ * Channel: `<prefix>:changes`.
  */
 
-/** KEYS rules, version, budget; ARGV id, json, times ('' for none), channel, revision. Returns the version. */
+/**
+ * KEYS rules, version, budget, used; ARGV id, json, times ('' for none), channel, revision. Returns the
+ * version. A new revision starts its `times` afresh; the saved hits stay (an update keeps `hits`).
+ */
 export const PUT = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('DEL', KEYS[3])
+redis.call('HDEL', KEYS[4], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], 'left', ARGV[3], 'used', 0, 'times', ARGV[3], 'revision', ARGV[5]) end
 local v = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', ARGV[4], v .. ' put ' .. ARGV[2])
 return v`;
 
-/** KEYS rules, version; ARGV channel, budget key prefix, ids... Returns the version after the removals. */
+/** KEYS rules, version, hits, used; ARGV channel, budget key prefix, ids... Returns the version after the removals. */
 export const DELETE = `
 for i = 3, #ARGV do
   if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then
     redis.call('DEL', ARGV[2] .. ARGV[i])
+    redis.call('HDEL', KEYS[3], ARGV[i])
+    redis.call('HDEL', KEYS[4], ARGV[i])
     local v = redis.call('INCR', KEYS[2])
     redis.call('PUBLISH', ARGV[1], v .. ' delete ' .. ARGV[i])
   end
 end
 return tonumber(redis.call('GET', KEYS[2]) or '0')`;
 
-/** KEYS rules, version; ARGV channel, budget key prefix. Returns the version of the reset. */
+/** KEYS rules, version, hits, used; ARGV channel, budget key prefix. Returns the version of the reset. */
 export const CLEAR = `
 for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do redis.call('DEL', ARGV[2] .. id) end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
 local v = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', ARGV[1], v .. ' reset -')
 return v`;
 
 /**
- * KEYS budget, rules, version; ARGV id, wanted, used, channel, revision, request ('<origin>.<n>' or '').
+ * KEYS budget, rules, version, hits, used; ARGV id, wanted, used, channel, revision, request ('<origin>.<n>' or '').
  * Records `used`, then grants up to `wanted`, only when `revision` is the budget's. When every
  * application is used the rule is removed and an `exhausted` delete published. The last request of each
  * origin is kept with its grant (field `req:<origin>`): a repeat of it returns that grant and records
@@ -55,6 +65,8 @@ end
 local used = redis.call('HINCRBY', KEYS[1], 'used', ARGV[3])
 if used >= tonumber(redis.call('HGET', KEYS[1], 'times')) then
   redis.call('DEL', KEYS[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('HDEL', KEYS[5], ARGV[1])
   if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
     local v = redis.call('INCR', KEYS[3])
     redis.call('PUBLISH', ARGV[4], v .. ' exhausted ' .. ARGV[1])
@@ -70,4 +82,32 @@ return granted`;
 /** KEYS budget; ARGV unused, revision. */
 export const RELEASE = `
 if redis.call('HGET', KEYS[1], 'revision') == ARGV[2] then redis.call('HINCRBY', KEYS[1], 'left', ARGV[1]) end
+return 0`;
+
+/**
+ * KEYS rules, version, hits, used; ARGV channel, budget key prefix, then per rule: id, revision, hits,
+ * used. Counts only deltas of the stored revision (read from the rule JSON). Hits start from the JSON's
+ * `hits` (a rule stored before counters were saved). A rule whose saved uses reach its `times` is
+ * removed and an `exhausted` delete published, as `RESERVE` does for budgets.
+ */
+export const SAVE_COUNTERS = `
+for i = 3, #ARGV, 4 do
+  local id, hits, used = ARGV[i], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  local json = redis.call('HGET', KEYS[1], id)
+  local rule = json and cjson.decode(json)
+  if rule and (rule.revision or '') == ARGV[i + 1] then
+    if hits > 0 then
+      if redis.call('HEXISTS', KEYS[3], id) == 0 then redis.call('HSET', KEYS[3], id, string.format('%d', rule.hits or 0)) end
+      redis.call('HINCRBY', KEYS[3], id, hits)
+    end
+    if used > 0 and type(rule.times) == 'number' and redis.call('HINCRBY', KEYS[4], id, used) >= rule.times then
+      redis.call('HDEL', KEYS[1], id)
+      redis.call('HDEL', KEYS[3], id)
+      redis.call('HDEL', KEYS[4], id)
+      redis.call('DEL', ARGV[2] .. id)
+      local v = redis.call('INCR', KEYS[2])
+      redis.call('PUBLISH', ARGV[1], v .. ' exhausted ' .. id)
+    end
+  end
+end
 return 0`;

@@ -50,19 +50,26 @@ export async function readSnapshot(source: SnapshotSource): Promise<{ rules: Rul
   for (let attempt = 1; ; attempt++) {
     const before = await readVersion(source);
     const rules = new Map<string, RuleJSON>();
-    let cursor = '0';
-    do {
-      const [next, flat] = await source.commands.run('loading rules', () => source.client.hscan(source.rulesKey, cursor, 'COUNT', SCAN_BATCH));
-      // An entry may come twice when the hash is resized during the scan: the map keeps one.
-      for (let i = 0; i + 1 < flat.length; i += 2) rules.set(flat[i]!, parse(source, flat[i]!, flat[i + 1]!));
-      cursor = next;
-    } while (cursor !== '0');
+    await scanHash(source, source.rulesKey, (id, text) => rules.set(id, parse(source, id, text)));
     const after = await readVersion(source);
     if (after === before || await replayed(source, rules, before, after)) return { rules: [...rules.values()], version: after };
     if (attempt === ATTEMPTS) {
       throw new StoreUnavailableError(`loading rules: ${source.rulesKey} changed during ${ATTEMPTS} scans in a row in ways the published changes could not replay`);
     }
   }
+}
+
+/**
+ * Every entry of a hash, in `HSCAN` batches. An entry may come twice when the hash is resized during
+ * the scan: callers keep the last.
+ */
+export async function scanHash(source: SnapshotSource, key: string, each: (field: string, value: string) => void): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, flat] = await source.commands.run('loading rules', () => source.client.hscan(key, cursor, 'COUNT', SCAN_BATCH));
+    for (let i = 0; i + 1 < flat.length; i += 2) each(flat[i]!, flat[i + 1]!);
+    cursor = next;
+  } while (cursor !== '0');
 }
 
 /** Applies the changes `from` (exclusive) to `to` onto `rules`, once all were heard; false when they cannot be. */

@@ -6,10 +6,10 @@
  * `StoreUnavailableError` and the engine keeps serving the rules it has.
  */
 import { Redis } from 'ioredis';
-import { type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
+import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
 import { RedisCommands } from './redis-commands.js';
-import { CLEAR, DELETE, PUT, RELEASE, RESERVE } from './redis-scripts.js';
-import { readSnapshot } from './redis-snapshot.js';
+import { CLEAR, DELETE, PUT, RELEASE, RESERVE, SAVE_COUNTERS } from './redis-scripts.js';
+import { readSnapshot, scanHash, type SnapshotSource } from './redis-snapshot.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -36,6 +36,15 @@ type ErrorListener = (err: Error) => void;
 /** The version a published message starts with. */
 const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
 
+/** A stored rule with the counters saved for it (`<prefix>:hits`, `<prefix>:used`). */
+function withSavedCounters(rule: RuleJSON, hits: string | undefined, used: string | undefined): RuleJSON {
+  if (hits === undefined && (used === undefined || rule.times === undefined)) return rule;
+  const counted: RuleJSON = { ...rule };
+  if (hits !== undefined) counted.hits = Number(hits);
+  if (used !== undefined && rule.times !== undefined) counted.times = rule.times - Number(used);
+  return counted;
+}
+
 /**
  * A `RuleStore` on Redis, for `clusterStore`.
  *
@@ -48,7 +57,7 @@ const versionOf = (message: string): number => Number(message.slice(0, message.i
 export class RedisStore implements RuleStore {
   readonly #client: Redis;
   readonly #owned: boolean;
-  readonly #keys: { rules: string; version: string; budget: string; channel: string };
+  readonly #keys: { rules: string; version: string; budget: string; channel: string; hits: string; used: string };
   readonly #timeoutMs: number;
   readonly #commands: RedisCommands;
   #subscriber: Redis | undefined;
@@ -82,7 +91,7 @@ export class RedisStore implements RuleStore {
       : redis;
     if (this.#owned) this.#client.on('error', (err: Error) => this.#lost(err));
     this.#client.on('ready', this.#onReady);
-    this.#keys = { rules: `${prefix}:rules`, version: `${prefix}:version`, budget: `${prefix}:budget:`, channel: `${prefix}:changes` };
+    this.#keys = { rules: `${prefix}:rules`, version: `${prefix}:version`, budget: `${prefix}:budget:`, channel: `${prefix}:changes`, hits: `${prefix}:hits`, used: `${prefix}:used` };
     this.#timeoutMs = commandTimeoutMs;
     this.#commands = new RedisCommands(this.#client, commandTimeoutMs);
     this.#checkIntervalMs = checkIntervalMs;
@@ -99,10 +108,18 @@ export class RedisStore implements RuleStore {
     if (this.#following) await this.#untilFollowing();
     this.#loads++;
     try {
-      const { rules, version } = await readSnapshot({
+      const source: SnapshotSource = {
         client: this.#client, commands: this.#commands, rulesKey: this.#keys.rules, versionKey: this.#keys.version,
         timeoutMs: this.#timeoutMs, held: this.#subscriber ? () => this.#held : undefined,
-      });
+      };
+      const snapshot = await readSnapshot(source);
+      // Counters are read after the rules: they only grow, so a later read is at worst more recent.
+      const hits = new Map<string, string>();
+      const used = new Map<string, string>();
+      await scanHash(source, this.#keys.hits, (id, n) => hits.set(id, n));
+      await scanHash(source, this.#keys.used, (id, n) => used.set(id, n));
+      const { version } = snapshot;
+      const rules = snapshot.rules.map((rule) => withSavedCounters(rule, hits.get(rule.id), used.get(rule.id)));
       // Held messages that cover every version up to the snapshot's say the same in finer grain (with the
       // reason of a removal); otherwise listeners get the snapshot.
       if (version > this.#version && !this.#holds(this.#version + 1, version)) {
@@ -116,20 +133,30 @@ export class RedisStore implements RuleStore {
   }
 
   async put(rule: RuleJSON): Promise<number> {
-    return Number(await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id],
+    return Number(await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id, this.#keys.used],
       [rule.id, JSON.stringify(rule), rule.times === undefined ? '' : String(rule.times), this.#keys.channel, rule.revision ?? '']));
   }
 
   async delete(ids: readonly string[]): Promise<number> {
-    return Number(await this.#eval('removing rules', DELETE, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget, ...ids]));
+    return Number(await this.#eval('removing rules', DELETE, this.#changeKeys(), [this.#keys.channel, this.#keys.budget, ...ids]));
   }
 
   async clear(): Promise<number> {
-    return Number(await this.#eval('clearing rules', CLEAR, [this.#keys.rules, this.#keys.version], [this.#keys.channel, this.#keys.budget]));
+    return Number(await this.#eval('clearing rules', CLEAR, this.#changeKeys(), [this.#keys.channel, this.#keys.budget]));
+  }
+
+  /**
+   * Saves counters in one script. `hits` of a rule are the total every instance saved (kept when the
+   * rule is updated); `used` counts against `times` of rules without a cluster budget.
+   */
+  async saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    const args = deltas.flatMap((d) => [d.id, d.revision, String(d.hits), String(d.used)]);
+    await this.#eval('saving counters', SAVE_COUNTERS, this.#changeKeys(), [this.#keys.channel, this.#keys.budget, ...args]);
   }
 
   async reserve(id: string, wanted: number, used: number, revision: string, request = ''): Promise<number> {
-    return Number(await this.#eval('reserving from a budget', RESERVE, [this.#keys.budget + id, this.#keys.rules, this.#keys.version],
+    return Number(await this.#eval('reserving from a budget', RESERVE, [this.#keys.budget + id, this.#keys.rules, this.#keys.version, this.#keys.hits, this.#keys.used],
       [id, String(wanted), String(used), this.#keys.channel, revision, request]));
   }
 
@@ -279,6 +306,11 @@ export class RedisStore implements RuleStore {
     this.#connected = false;
     this.#reportedOutage = true;
     this.#report(new StoreUnavailableError(`Redis is unreachable: ${err.message}`, { cause: err }));
+  }
+
+  /** Keys of the scripts that remove rules: the rules, the version and the counters. */
+  #changeKeys(): string[] {
+    return [this.#keys.rules, this.#keys.version, this.#keys.hits, this.#keys.used];
   }
 
   /** Runs a script that changes data: a failure after it may have reached Redis is an unknown outcome. */

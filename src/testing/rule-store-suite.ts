@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { it as nodeTest } from 'node:test';
 import { Interceptor, type RuleJSON, type RuleStore, type StoreChange } from '../index.js';
+import { counterCases } from './rule-store-counters.js';
+import { byId, ruleJSON, settle } from './store-fixtures.js';
 
 /** Options of {@link testRuleStore}. */
 export interface RuleStoreSuiteOptions {
@@ -13,13 +15,6 @@ export interface RuleStoreSuiteOptions {
   test?: (name: string, fn: () => Promise<void>) => void;
   /** A second store over the same data as `store` (a reopened file, another Redis connection), for durability and change tests. */
   reopen?: (store: RuleStore) => RuleStore | Promise<RuleStore>;
-}
-
-async function ruleJSON(input: Parameters<Interceptor['add']>[0]): Promise<RuleJSON> {
-  const ic = new Interceptor();
-  const rule = (await ic.add(input)).toJSON();
-  await ic.close();
-  return rule;
 }
 
 /** `store` as an instance would see it if its reports came `delayMs` late and twice: an order the contract allows. */
@@ -39,13 +34,6 @@ function lateAndTwice(store: RuleStore, delayMs: number): RuleStore {
     }, onError);
   }
   return view;
-}
-
-const byId = (rules: readonly RuleJSON[]) => [...rules].sort((a, b) => a.id.localeCompare(b.id));
-
-async function settle(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.ok(check(), `timed out waiting for ${what}`);
 }
 
 /**
@@ -268,4 +256,5 @@ export function testRuleStore(factory: () => RuleStore | Promise<RuleStore>, opt
       unwatch?.();
     }
   }));
+  counterCases(test, create, reopen);
 }

@@ -1,0 +1,177 @@
+/**
+ * Saves rule counters (`hits`, and applications of `times`) to their stores in batches, never on the
+ * `check` path: `check` adds to an in-memory tally per rule, and a timer (at most every `intervalMs`)
+ * and `close()` turn the tally into `CounterDelta`s, one `saveCounters` call per store. A failed save
+ * keeps its deltas for the next attempt, so after a graceful stop the stores hold exact counts and a
+ * crash loses at most what was counted since the last save that succeeded.
+ */
+import { SmtpInterceptError } from './errors.js';
+import type { Rule } from './rule.js';
+import { type CounterDelta, type RuleStore, StoreOutcomeUnknownError, StoreUnavailableError } from './store.js';
+
+/** What the flusher needs from the engine's persistence. */
+export interface CounterHost {
+  /** The store holding rules of this scope, if any. */
+  storeFor(cluster: boolean): RuleStore | undefined;
+  /** The revision a rule was stored with (`''` when the store gave none). */
+  revisionOf(rule: Rule): string;
+  /** Reports a failed save (once per outage: the host knows outages). */
+  failed(store: RuleStore, err: unknown): void;
+  /** The store answered: an outage, if any, is over. */
+  answered(store: RuleStore): void;
+}
+
+/** What one rule revision counted since its counts were last saved. */
+interface Tally {
+  hits: number;
+  used: number;
+}
+
+export class CounterFlush {
+  readonly #host: CounterHost;
+  /** Whether this rule object is the installed revision of its id. */
+  readonly #installed: (rule: Rule) => boolean;
+  readonly #intervalMs: number;
+  /** Which scopes have a store that saves counters: other rules are not tallied at all. */
+  readonly #saves: { readonly cluster: boolean; readonly instance: boolean };
+  /** Counts not yet saved, by rule revision (the object). Bounded by the installed rules (see `#keep`). */
+  #tally = new Map<Rule, Tally>();
+  #timer: NodeJS.Timeout | undefined;
+  /** The save in flight: saves run one after another, so a rule's deltas reach its store in order. */
+  #saving: Promise<void> = Promise.resolve();
+  #closed = false;
+  /** Saves running (a store call in flight). */
+  #running = 0;
+
+  constructor(host: CounterHost, installed: (rule: Rule) => boolean, intervalMs: number) {
+    this.#host = host;
+    this.#installed = installed;
+    this.#intervalMs = intervalMs;
+    this.#saves = { cluster: host.storeFor(true)?.saveCounters !== undefined, instance: host.storeFor(false)?.saveCounters !== undefined };
+  }
+
+  /**
+   * The hot path: `rule` forced one attempt (`used`: it took one application of a `times` that is not
+   * a cluster budget; budgets count theirs through `reserve`). One Map lookup; the first count of a rule
+   * since the last save arms the timer.
+   */
+  count(rule: Rule, used: 0 | 1): void {
+    if (!(rule.cluster ? this.#saves.cluster : this.#saves.instance)) return;
+    const tally = this.#tally.get(rule);
+    if (tally !== undefined) {
+      tally.hits++;
+      tally.used += used;
+      return;
+    }
+    this.#tally.set(rule, { hits: 1, used });
+    if (this.#timer === undefined) this.#arm();
+  }
+
+  /**
+   * `next` replaced `previous` (same id, new revision): hits counted on `previous` and not yet saved
+   * move to `next`, so an update loses none (the store ignores deltas of a revision it no longer has).
+   * Uses of `times` stay behind: the new revision's `times` starts afresh.
+   */
+  replaced(previous: Rule, next: Rule): void {
+    const tally = this.#tally.get(previous);
+    if (tally === undefined || tally.hits === 0) return;
+    this.#tally.delete(previous);
+    const into = this.#tally.get(next);
+    if (into) into.hits += tally.hits;
+    else this.#tally.set(next, { hits: tally.hits, used: 0 });
+  }
+
+  /**
+   * Whether `rule` has counts not saved yet, or a save is in flight: an update saves them first (its
+   * JSON carries the hits, and a store may ignore the old revision's counts once the new one is in).
+   */
+  unsaved(rule: Rule | undefined): boolean {
+    return rule !== undefined && (this.#tally.has(rule) || this.#running > 0);
+  }
+
+  /** Saves every tally now (after the save in flight, if any). Never rejects. */
+  flush(): Promise<void> {
+    const run = this.#saving.then(() => this.#save());
+    this.#saving = run;
+    return run;
+  }
+
+  /** Stops the timer and saves what is left: after it resolves, every count reached its store (or was reported failed). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.flush();
+  }
+
+  async #save(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#tally;
+    if (batch.size === 0) return;
+    this.#tally = new Map();
+    const byStore = new Map<RuleStore, [Rule, Tally][]>();
+    for (const entry of batch) {
+      const store = this.#host.storeFor(entry[0].cluster);
+      if (store?.saveCounters === undefined) continue;
+      const entries = byStore.get(store);
+      if (entries) entries.push(entry);
+      else byStore.set(store, [entry]);
+    }
+    this.#running++;
+    try {
+      await Promise.all([...byStore].map(([store, entries]) => this.#saveTo(store, entries)));
+    } finally {
+      this.#running--;
+    }
+    // Counted during the save, or kept from a failed one: saved one interval later.
+    if (this.#tally.size > 0 && this.#timer === undefined) this.#arm();
+  }
+
+  /** Saves in `intervalMs` (0: only on `close()`), on a timer that never keeps the process alive. */
+  #arm(): void {
+    if (this.#intervalMs === 0 || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  async #saveTo(store: RuleStore, entries: readonly [Rule, Tally][]): Promise<void> {
+    const deltas: CounterDelta[] = entries.map(([rule, tally]) => ({
+      id: rule.id,
+      revision: this.#host.revisionOf(rule),
+      hits: tally.hits,
+      used: tally.used,
+    }));
+    try {
+      await store.saveCounters!(deltas);
+      this.#host.answered(store);
+    } catch (err) {
+      // A save that may have been recorded (no answer in time) is not repeated: its counts could land
+      // twice (a rule used up too early). Dropping them loses at most one batch, like a crash.
+      if (!(err instanceof StoreOutcomeUnknownError)) for (const [rule, tally] of entries) if (this.#keep(rule)) this.#merge(rule, tally);
+      this.#host.failed(store, err instanceof SmtpInterceptError ? err : new StoreUnavailableError(`saving counters of ${deltas.length} rule(s) failed: ${(err as Error).message}`, { cause: err }));
+    }
+  }
+
+  /**
+   * Whether the counts of a failed save are kept for the next one: those of installed rules, and of
+   * rules used up here (the saved uses remove them from the store should its removal fail too). Counts
+   * of replaced or removed revisions are dropped, which bounds the tally by the rules.
+   */
+  #keep(rule: Rule): boolean {
+    return this.#installed(rule) || rule.remaining === 0;
+  }
+
+  #merge(rule: Rule, tally: Tally): void {
+    const into = this.#tally.get(rule);
+    if (into) {
+      into.hits += tally.hits;
+      into.used += tally.used;
+    } else {
+      this.#tally.set(rule, tally);
+    }
+  }
+}
