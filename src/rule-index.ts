@@ -12,6 +12,7 @@ import type { NormalizedAttempt } from './attempt.js';
 import { networkKey } from './ip.js';
 import { combine, hashNumber, hashPart, hashSuffixes, hashText, KEY_SEED, KeyFilter } from './key-filter.js';
 import { comparePrecedence } from './precedence.js';
+import { RuleCatalog } from './rule-catalog.js';
 import type { Rule } from './rule.js';
 import { BIT, KEY_SEPARATOR, mxVariant, remoteVariant, SENDER_DOMAIN, senderVariant } from './shape.js';
 
@@ -66,6 +67,8 @@ export class RuleIndex {
   #occupied: Shape[] = [];
   /** Whether any occupied shape binds sender or mx: otherwise their hashes are never computed. */
   #envelope = false;
+  /** The listing index, kept in step here so that it never drifts from the match index. */
+  readonly catalog = new RuleCatalog();
 
   /** Number of rules. */
   get size(): number {
@@ -86,6 +89,7 @@ export class RuleIndex {
     const previous = this.#byId.get(rule.id);
     if (previous) this.#unlink(previous);
     this.#byId.set(rule.id, rule);
+    this.catalog.set(rule, previous);
     let shape = this.#shapes.get(rule.shape);
     if (!shape) {
       shape = {
@@ -107,12 +111,14 @@ export class RuleIndex {
     if (!rule) return undefined;
     this.#byId.delete(id);
     this.#unlink(rule);
+    this.catalog.delete(rule);
     return rule;
   }
 
   clear(): void {
     this.#byId.clear();
     this.#shapes.clear();
+    this.catalog.clear();
     this.#reshaped();
   }
 

@@ -134,6 +134,11 @@ export class Rule {
   readonly key: string | number;
   /** @internal The forced result, built on the first hit and reused (a rule is immutable but for counters). */
   result: ForcedResult | undefined = undefined;
+  /**
+   * @internal Listing order, set by the index on install: the unpaginated listing is in insertion order
+   * (an update keeps its place), and a filtered one found through the catalog is sorted by this.
+   */
+  seq = 0;
 
   /** @internal Use `Interceptor.add`. */
   constructor(spec: RuleSpec, id: string, created: number, updated: number, hits: number) {
