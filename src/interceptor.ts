@@ -165,7 +165,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       return out;
     }
     const live = (rule: Rule) => this.#live(rule, now);
-    return this.#index.catalog.select(terms, undefined, Infinity, (id) => this.#index.get(id), live).sort((a, b) => a.seq - b.seq);
+    return this.#index.catalog.select(terms, undefined, Infinity, live).sort((a, b) => a.seq - b.seq);
   }
 
   /**
@@ -189,7 +189,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     const { limit, startingAfter } = parsePage(page);
     const live = (rule: Rule) => this.#live(rule, now);
     // One rule more than the page tells whether there is a next page, so the last page has no cursor.
-    const rules = this.#index.catalog.select(parseFilter(filter, now), startingAfter, limit + 1, (id) => this.#index.get(id), live);
+    const rules = this.#index.catalog.select(parseFilter(filter, now), startingAfter, limit + 1, live);
     const more = rules.length > limit;
     if (more) rules.pop();
     return { rules, next: more ? rules[rules.length - 1]!.id : undefined };

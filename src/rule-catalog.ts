@@ -1,63 +1,24 @@
 /**
- * The listing index: every rule id in sorted order, and per filter field a map from value to the sorted
- * ids of the rules with that value. A filtered listing walks the smallest bucket its terms name instead
- * of every rule, and a page seeks to its cursor instead of skipping the pages before it.
+ * The listing index: every rule in id order, and per filter field the rules that bind it in (value, id)
+ * order. A filtered listing walks the range of the rarest value its terms name instead of every rule,
+ * and a page seeks to its cursor instead of skipping the pages before it.
  *
- * Ids are derived from the whole selector, and every filter field is part of the selector, so an update
- * (same id) never changes which buckets a rule is in: only adding and deleting a rule touch the catalog.
+ * Each list holds references to the rules, sorted on the rules' own strings: no map entry per value
+ * and no copied key, so the index costs a reference per rule and per bound field (measured in
+ * docs/performance.md). Ids are derived from the whole selector and every filter field is part of the
+ * selector, so an update (same id) keeps every position: it only swaps the object referenced.
  */
 import { FILTER_FIELDS, type FilterTerm, matchesTerms } from './rule-filter.js';
 import type { Rule } from './rule.js';
-import { CHUNK, seek, SortedIds } from './sorted-ids.js';
+import { SortedList } from './sorted-list.js';
 
-/**
- * The ids of one field value. Most values name one rule or a few (a domain, a recipient), so a bucket
- * is the id itself, then a sorted array, and a chunked set only past CHUNK ids: a set object per value
- * would cost ~150 bytes for each of a million single-rule domains.
- */
-type Bucket = string | string[] | SortedIds;
+type Field = (typeof FILTER_FIELDS)[number];
 type Value = string | boolean;
 
-function bucketSize(bucket: Bucket): number {
-  return typeof bucket === 'string' ? 1 : Array.isArray(bucket) ? bucket.length : bucket.size;
-}
-
-function addTo(buckets: Map<Value, Bucket>, value: Value, id: string): void {
-  const bucket = buckets.get(value);
-  if (bucket === undefined) buckets.set(value, id);
-  else if (typeof bucket === 'string') buckets.set(value, bucket < id ? [bucket, id] : [id, bucket]);
-  else if (!Array.isArray(bucket)) bucket.add(id);
-  else if (bucket.length < CHUNK) bucket.splice(seek(bucket, id, false), 0, id);
-  else {
-    const set = SortedIds.from(bucket);
-    set.add(id);
-    buckets.set(value, set);
-  }
-}
-
-function deleteFrom(buckets: Map<Value, Bucket>, value: Value, id: string): void {
-  const bucket = buckets.get(value);
-  if (bucket === undefined) return;
-  if (typeof bucket === 'string') {
-    if (bucket === id) buckets.delete(value);
-  } else if (Array.isArray(bucket)) {
-    const at = seek(bucket, id, false);
-    if (bucket[at] === id) bucket.splice(at, 1);
-    if (bucket.length === 1) buckets.set(value, bucket[0]!);
-  } else if (bucket.delete(id) && bucket.size === 0) {
-    buckets.delete(value);
-  }
-}
-
-function* idsAfter(bucket: Bucket, cursor: string | undefined): Generator<string, void, undefined> {
-  if (typeof bucket === 'string') {
-    if (cursor === undefined || bucket > cursor) yield bucket;
-  } else if (Array.isArray(bucket)) {
-    for (let i = cursor === undefined ? 0 : seek(bucket, cursor, true); i < bucket.length; i++) yield bucket[i]!;
-  } else {
-    yield* bucket.after(cursor);
-  }
-}
+// `<` orders strings by code unit and `false` before `true`: one comparison serves every field.
+const compareValues = (a: Value, b: Value) => (a < b ? -1 : a > b ? 1 : 0);
+const byId = (a: Rule, b: Rule) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byField = (field: Field) => (a: Rule, b: Rule) => compareValues(a[field]!, b[field]!) || byId(a, b);
 
 /**
  * @internal Maintained by `RuleIndex` on every install and removal, so it can never drift from the
@@ -65,61 +26,58 @@ function* idsAfter(bucket: Bucket, cursor: string | undefined): Generator<string
  * per rule itself.
  */
 export class RuleCatalog {
-  #all = new SortedIds();
-  readonly #fields: Map<Value, Bucket>[] = FILTER_FIELDS.map(() => new Map());
+  #all = new SortedList<Rule>(byId);
+  #fields = FILTER_FIELDS.map((field) => new SortedList<Rule>(byField(field)));
   #seq = 0;
 
   /** Records `rule`, which replaces `previous` (same id) when given: an update keeps its listing place. */
   set(rule: Rule, previous: Rule | undefined): void {
     if (previous !== undefined) {
       rule.seq = previous.seq;
+      this.#all.replace(rule);
+      for (let f = 0; f < FILTER_FIELDS.length; f++) if (rule[FILTER_FIELDS[f]!] !== undefined) this.#fields[f]!.replace(rule);
       return;
     }
     rule.seq = ++this.#seq;
-    const id = rule.id;
-    if (!this.#all.add(id)) return; // recorded already: its buckets hold it
-    for (let f = 0; f < FILTER_FIELDS.length; f++) {
-      const value = rule[FILTER_FIELDS[f]!];
-      if (value !== undefined) addTo(this.#fields[f]!, value, id);
-    }
+    if (!this.#all.add(rule)) return; // recorded already: every list holds it
+    for (let f = 0; f < FILTER_FIELDS.length; f++) if (rule[FILTER_FIELDS[f]!] !== undefined) this.#fields[f]!.add(rule);
   }
 
   /** Forgets `rule`. */
   delete(rule: Rule): void {
-    const id = rule.id;
-    this.#all.delete(id);
-    for (let f = 0; f < FILTER_FIELDS.length; f++) {
-      const value = rule[FILTER_FIELDS[f]!];
-      if (value !== undefined) deleteFrom(this.#fields[f]!, value, id);
-    }
+    if (!this.#all.delete(rule)) return;
+    for (let f = 0; f < FILTER_FIELDS.length; f++) if (rule[FILTER_FIELDS[f]!] !== undefined) this.#fields[f]!.delete(rule);
   }
 
   clear(): void {
-    this.#all = new SortedIds();
-    for (const buckets of this.#fields) buckets.clear();
+    this.#all = new SortedList<Rule>(byId);
+    this.#fields = FILTER_FIELDS.map((field) => new SortedList<Rule>(byField(field)));
   }
 
   /**
    * Up to `max` rules after `cursor` in id order that have every term's value and pass `keep` (which
-   * says whether the rule is live). Walks the smallest bucket the terms name, checking the other terms
-   * on each rule: the cost is the seek plus the ids walked, never the size of the rule set.
+   * says whether the rule is live). Walks the smallest range the terms name, checking the other terms
+   * on each rule: the cost is the seeks plus the rules walked, never the size of the rule set.
    */
-  select(terms: readonly FilterTerm[], cursor: string | undefined, max: number, get: (id: string) => Rule | undefined, keep: (rule: Rule) => boolean): Rule[] {
-    let smallest: Bucket = this.#all;
+  select(terms: readonly FilterTerm[], cursor: string | undefined, max: number, keep: (rule: Rule) => boolean): Rule[] {
+    let list = this.#all;
+    let field: Field | undefined;
+    let value: Value | undefined;
     let size = this.#all.size;
-    for (const [field, value] of terms) {
-      const bucket = this.#fields[FILTER_FIELDS.indexOf(field)]!.get(value);
-      if (bucket === undefined) return [];
-      const n = bucketSize(bucket);
-      if (n < size) { smallest = bucket; size = n; }
+    for (const [f, v] of terms) {
+      const candidate = this.#fields[FILTER_FIELDS.indexOf(f)]!;
+      const n = candidate.count((r) => r[f]! < v, (r) => r[f]! > v, size);
+      if (n === 0) return [];
+      if (n < size) [list, field, value, size] = [candidate, f, v, n];
     }
     const out: Rule[] = [];
-    if (max <= 0) return out;
-    for (const id of idsAfter(smallest, cursor)) {
-      const rule = get(id);
-      if (rule !== undefined && keep(rule) && matchesTerms(rule, terms)) {
+    const after = (r: Rule) => cursor !== undefined && r.id <= cursor;
+    const past = field === undefined ? after : (r: Rule) => r[field]! < value! || (r[field] === value && after(r));
+    for (const rule of list.from(past)) {
+      if (field !== undefined && rule[field] !== value) break; // the end of the value's range
+      if (keep(rule) && matchesTerms(rule, terms)) {
         out.push(rule);
-        if (out.length === max) break;
+        if (out.length >= max) break;
       }
     }
     return out;
