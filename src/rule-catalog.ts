@@ -1,7 +1,7 @@
 /**
- * The listing index: every rule in id order, and per filter field the rules that bind it in (value, id)
- * order. A filtered listing walks the range of the rarest value its terms name instead of every rule,
- * and a page seeks to its cursor instead of skipping the pages before it.
+ * The listing index: per filter field, the rules that bind it in (value, id) order. A filtered listing
+ * walks the range of the rarest value its terms name instead of every rule, and a page seeks to its
+ * cursor instead of skipping the pages before it.
  *
  * Each list holds references to the rules, sorted on the rules' own strings: no map entry per value
  * and no copied key, so the index costs a reference per rule and per bound field (measured in
@@ -17,16 +17,38 @@ type Value = string | boolean;
 
 // `<` orders strings by code unit and `false` before `true`: one comparison serves every field.
 const compareValues = (a: Value, b: Value) => (a < b ? -1 : a > b ? 1 : 0);
-const byId = (a: Rule, b: Rule) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-const byField = (field: Field) => (a: Rule, b: Rule) => compareValues(a[field]!, b[field]!) || byId(a, b);
+const byField = (field: Field) => (a: Rule, b: Rule) => compareValues(a[field]!, b[field]!) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Merges two id-ordered streams of rules into one in id order. */
+function* mergeById(a: Iterator<Rule>, b: Iterator<Rule>): Generator<Rule, void, undefined> {
+  let x = a.next();
+  let y = b.next();
+  while (!x.done && !y.done) {
+    if (x.value.id < y.value.id) { yield x.value; x = a.next(); } else { yield y.value; y = b.next(); }
+  }
+  for (; !x.done; x = a.next()) yield x.value;
+  for (; !y.done; y = b.next()) yield y.value;
+}
+
+/** The rules of `list` with `value` in `field` that `after` does not skip, in id order. */
+function* range(list: SortedList<Rule>, field: Field, value: Value, after: (rule: Rule) => boolean): Generator<Rule, void, undefined> {
+  for (const rule of list.from((r) => r[field]! < value || (r[field] === value && after(r)))) {
+    if (rule[field] !== value) return; // the end of the value's range
+    yield rule;
+  }
+}
+
+const CLUSTER = FILTER_FIELDS.indexOf('cluster');
 
 /**
  * @internal Maintained by `RuleIndex` on every install and removal, so it can never drift from the
  * match index. A bulk loader that installs rules without `RuleIndex.set` calls {@link RuleCatalog.set}
  * per rule itself.
+ *
+ * Every rule binds `cluster`, so its list, ordered by (cluster, id), holds every rule: the unfiltered
+ * listing merges its two ranges instead of keeping a third list (a reference per rule less).
  */
 export class RuleCatalog {
-  #all = new SortedList<Rule>(byId);
   #fields = FILTER_FIELDS.map((field) => new SortedList<Rule>(byField(field)));
   #seq = 0;
 
@@ -34,23 +56,20 @@ export class RuleCatalog {
   set(rule: Rule, previous: Rule | undefined): void {
     if (previous !== undefined) {
       rule.seq = previous.seq;
-      this.#all.replace(rule);
       for (let f = 0; f < FILTER_FIELDS.length; f++) if (rule[FILTER_FIELDS[f]!] !== undefined) this.#fields[f]!.replace(rule);
       return;
     }
     rule.seq = ++this.#seq;
-    if (!this.#all.add(rule)) return; // recorded already: every list holds it
-    for (let f = 0; f < FILTER_FIELDS.length; f++) if (rule[FILTER_FIELDS[f]!] !== undefined) this.#fields[f]!.add(rule);
+    if (!this.#fields[CLUSTER]!.add(rule)) return; // recorded already: every list holds it
+    for (let f = 0; f < FILTER_FIELDS.length; f++) if (f !== CLUSTER && rule[FILTER_FIELDS[f]!] !== undefined) this.#fields[f]!.add(rule);
   }
 
   /** Forgets `rule`. */
   delete(rule: Rule): void {
-    if (!this.#all.delete(rule)) return;
     for (let f = 0; f < FILTER_FIELDS.length; f++) if (rule[FILTER_FIELDS[f]!] !== undefined) this.#fields[f]!.delete(rule);
   }
 
   clear(): void {
-    this.#all = new SortedList<Rule>(byId);
     this.#fields = FILTER_FIELDS.map((field) => new SortedList<Rule>(byField(field)));
   }
 
@@ -60,21 +79,19 @@ export class RuleCatalog {
    * on each rule: the cost is the seeks plus the rules walked, never the size of the rule set.
    */
   select(terms: readonly FilterTerm[], cursor: string | undefined, max: number, keep: (rule: Rule) => boolean): Rule[] {
-    let list = this.#all;
-    let field: Field | undefined;
-    let value: Value | undefined;
-    let size = this.#all.size;
+    let best: [list: SortedList<Rule>, field: Field, value: Value] | undefined;
+    let size = Infinity;
     for (const [f, v] of terms) {
-      const candidate = this.#fields[FILTER_FIELDS.indexOf(f)]!;
-      const n = candidate.count((r) => r[f]! < v, (r) => r[f]! > v, size);
+      const list = this.#fields[FILTER_FIELDS.indexOf(f)]!;
+      const n = list.count((r) => r[f]! < v, (r) => r[f]! > v, size);
       if (n === 0) return [];
-      if (n < size) [list, field, value, size] = [candidate, f, v, n];
+      if (n < size) [best, size] = [[list, f, v], n];
     }
-    const out: Rule[] = [];
     const after = (r: Rule) => cursor !== undefined && r.id <= cursor;
-    const past = field === undefined ? after : (r: Rule) => r[field]! < value! || (r[field] === value && after(r));
-    for (const rule of list.from(past)) {
-      if (field !== undefined && rule[field] !== value) break; // the end of the value's range
+    const everything = this.#fields[CLUSTER]!;
+    const rules = best !== undefined ? range(...best, after) : mergeById(range(everything, 'cluster', false, after), range(everything, 'cluster', true, after));
+    const out: Rule[] = [];
+    for (const rule of rules) {
       if (keep(rule) && matchesTerms(rule, terms)) {
         out.push(rule);
         if (out.length >= max) break;
