@@ -19,6 +19,18 @@ function search<T>(items: readonly T[], past: (item: T) => boolean): number {
   return lo;
 }
 
+/** First index of `items` not before `item` by `compare` (a closure-free `search`, for changes). */
+function lowerBound<T>(items: readonly T[], item: T, compare: (a: T, b: T) => number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compare(items[mid]!, item) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * @internal A sorted list of distinct items (by `compare`). An insert or delete moves one chunk's
  * references (≤ 2 × CHUNK) plus, on a split or merge, the chunk list; a seek is O(log n). It stores the
@@ -49,11 +61,10 @@ export class SortedList<T> {
       this.#size = 1;
       return true;
     }
-    const before = (x: T) => this.#compare(x, item) < 0;
     // The chunk whose max is the first not before item, or the last chunk when item sorts after all.
-    const c = Math.min(search(maxes, before), maxes.length - 1);
+    const c = Math.min(lowerBound(maxes, item, this.#compare), maxes.length - 1);
     const chunk = this.#chunks[c]!;
-    const at = search(chunk, before);
+    const at = lowerBound(chunk, item, this.#compare);
     if (at < chunk.length && this.#compare(chunk[at]!, item) === 0) return false;
     chunk.splice(at, 0, item);
     if (at === chunk.length - 1) maxes[c] = item;
@@ -134,11 +145,10 @@ export class SortedList<T> {
   }
 
   #find(item: T): [number, number] | undefined {
-    const before = (x: T) => this.#compare(x, item) < 0;
-    const c = search(this.#maxes, before);
+    const c = lowerBound(this.#maxes, item, this.#compare);
     const chunk = this.#chunks[c];
     if (chunk === undefined) return undefined;
-    const at = search(chunk, before);
+    const at = lowerBound(chunk, item, this.#compare);
     return at < chunk.length && this.#compare(chunk[at]!, item) === 0 ? [c, at] : undefined;
   }
 
