@@ -12,6 +12,8 @@ export type { Phase, RuleInput, SelectorFields } from './rule-input.js';
 export type { GreylistInput, GreylistSpec, RateInput, RatePer, RateSpec } from './gate-input.js';
 export type { GateExplanation, GreylistExplanation, RateExplanation, Triplet } from './gate-state.js';
 export type { RuleFilter } from './rule-filter.js';
+export { MAX_PAGE_SIZE } from './rule-page.js';
+export type { PageOptions, RulePage } from './rule-page.js';
 export type { Attempt } from './attempt.js';
 export type { ForcedFault, ForcedReply, ForcedResult, Outcome } from './result.js';
 export type { Fault, FaultKind, TlsFault } from './fault.js';

@@ -13,7 +13,8 @@ import { type GateExplanation, GateState } from './gate-state.js';
 import { Persistence } from './persistence.js';
 import { seededRandom } from './prng.js';
 import { type ForcedResult, forcedResult } from './result.js';
-import { compileFilter, type RuleFilter } from './rule-filter.js';
+import { parseFilter, type RuleFilter } from './rule-filter.js';
+import { type PageOptions, parsePage, type RulePage } from './rule-page.js';
 import { RuleIndex } from './rule-index.js';
 import { parseRuleInput, type RuleInput } from './rule-input.js';
 import { Rule, ruleId } from './rule.js';
@@ -160,13 +161,49 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return rule && this.#live(rule, this.#now()) ? rule : undefined;
   }
 
-  /** Active rules in insertion order, optionally filtered. @throws {ValidationError} for a bad filter. */
+  /**
+   * Active rules in insertion order (an update keeps its place), optionally filtered. A filter is
+   * answered from the listing index: its cost follows the rules that have the rarest named value, not
+   * the rule set.
+   * @throws {ValidationError} for a bad filter.
+   */
   list(filter?: RuleFilter): Rule[] {
     const now = this.#now();
-    const keep = compileFilter(filter, now);
-    const out: Rule[] = [];
-    for (const rule of this.#index.values()) if (this.#live(rule, now) && keep(rule)) out.push(rule);
-    return out;
+    const terms = parseFilter(filter, now);
+    if (terms.length === 0) {
+      const out: Rule[] = [];
+      for (const rule of this.#index.values()) if (this.#live(rule, now)) out.push(rule);
+      return out;
+    }
+    const live = (rule: Rule) => this.#live(rule, now);
+    return this.#index.catalog.select(terms, undefined, Infinity, live).sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * One page of the active rules, optionally filtered, in id order: pass each page's `next` as the
+   * following call's `startingAfter` until it is `undefined`. Ids do not change when a rule is updated,
+   * so a walk sees every rule present from its start to its end exactly once, whatever is added or
+   * removed meanwhile (rules added meanwhile appear when their id sorts after the cursor).
+   *
+   * @example
+   * ```ts
+   * for (let next: string | undefined, first = true; first || next !== undefined; first = false) {
+   *   const page = ic.listPage({ domain: 'gmail.com' }, { limit: 500, startingAfter: next })
+   *   for (const rule of page.rules) console.log(rule.id)
+   *   next = page.next
+   * }
+   * ```
+   * @throws {ValidationError} for a bad filter, `limit` or `startingAfter`, naming the field.
+   */
+  listPage(filter: RuleFilter | undefined, page: PageOptions = {}): RulePage {
+    const now = this.#now();
+    const { limit, startingAfter } = parsePage(page);
+    const live = (rule: Rule) => this.#live(rule, now);
+    // One rule more than the page tells whether there is a next page, so the last page has no cursor.
+    const rules = this.#index.catalog.select(parseFilter(filter, now), startingAfter, limit + 1, live);
+    const more = rules.length > limit;
+    if (more) rules.pop();
+    return { rules, next: more ? rules[rules.length - 1]!.id : undefined };
   }
 
   /** Removes all rules, or those of one scope; resolves to the number removed. */

@@ -14,11 +14,15 @@ export interface RuleFilter extends SelectorFields {
   cluster?: boolean | string;
 }
 
-const FILTER_FIELDS = ['pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'sender', 'mx', 'cluster'] as const;
+/** @internal The fields a filter may name, each indexed by the listing catalog. */
+export const FILTER_FIELDS = ['pool', 'mta', 'domain', 'ip', 'recipient', 'tag', 'sender', 'mx', 'cluster'] as const;
 
-/** @internal Compiles a filter to a predicate; throws a {@link ValidationError} for bad fields or values. */
-export function compileFilter(filter: RuleFilter | undefined, now: number): (rule: Rule) => boolean {
-  if (filter === undefined) return () => true;
+/** @internal A filter field with its value in the canonical form the rule holds. */
+export type FilterTerm = readonly [field: (typeof FILTER_FIELDS)[number], value: string | boolean];
+
+/** @internal Parses a filter to its terms; throws a {@link ValidationError} for bad fields or values. */
+export function parseFilter(filter: RuleFilter | undefined, now: number): FilterTerm[] {
+  if (filter === undefined) return [];
   const unknown = Object.keys(filter).filter((k) => !(FILTER_FIELDS as readonly string[]).includes(k));
   if (unknown.length > 0) {
     throw new ValidationError(unknown.map((k) => ({
@@ -29,7 +33,7 @@ export function compileFilter(filter: RuleFilter | undefined, now: number): (rul
   }
   // The same parser as add, so the filter values are normalised exactly as rule values are. Mutual
   // exclusion does not apply to a filter (it simply matches nothing), so fields are parsed one by one.
-  const wanted: [keyof Rule, unknown][] = [];
+  const terms: FilterTerm[] = [];
   const problems = [];
   for (const field of FILTER_FIELDS) {
     const value = filter[field];
@@ -42,12 +46,18 @@ export function compileFilter(filter: RuleFilter | undefined, now: number): (rul
             : field === 'sender' ? spec.sender?.text
               : field === 'mx' ? spec.mx?.text
                 : spec[field];
-      wanted.push([field, canonical]);
+      terms.push([field, canonical!]);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       problems.push(...err.details);
     }
   }
   if (problems.length > 0) throw new ValidationError(problems);
-  return (rule) => wanted.every(([field, value]) => rule[field] === value);
+  return terms;
+}
+
+/** @internal Whether `rule` has every term's value. */
+export function matchesTerms(rule: Rule, terms: readonly FilterTerm[]): boolean {
+  for (const [field, value] of terms) if (rule[field] !== value) return false;
+  return true;
 }

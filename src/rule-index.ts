@@ -12,6 +12,7 @@ import type { NormalizedAttempt } from './attempt.js';
 import { networkKey } from './ip.js';
 import { combine, hashNumber, hashPart, hashSuffixes, hashText, KEY_SEED, KeyFilter } from './key-filter.js';
 import { comparePrecedence } from './precedence.js';
+import { RuleCatalog } from './rule-catalog.js';
 import type { Rule } from './rule.js';
 import { BIT, KEY_SEPARATOR, MASK_BITS, mxVariant, remoteVariant, SENDER_DOMAIN, senderVariant } from './shape.js';
 
@@ -67,6 +68,8 @@ export class RuleIndex {
   #occupied: Shape[] = [];
   /** Whether any occupied shape binds sender or mx: otherwise their hashes are never computed. */
   #envelope = false;
+  /** The listing index, kept in step here so that it never drifts from the match index. */
+  readonly catalog = new RuleCatalog();
 
   /** Number of rules. */
   get size(): number {
@@ -87,6 +90,7 @@ export class RuleIndex {
     const previous = this.#byId.get(rule.id);
     if (previous) this.#unlink(previous);
     this.#byId.set(rule.id, rule);
+    this.catalog.set(rule, previous);
     const shape = this.#shapes.get(rule.shape) ?? this.#occupy(rule.shape);
     const slot = shape.slots.get(rule.key);
     shape.slots.set(rule.key, slot === undefined ? rule : Array.isArray(slot) ? [...slot, rule] : [slot, rule]);
@@ -112,12 +116,14 @@ export class RuleIndex {
     if (!rule) return undefined;
     this.#byId.delete(id);
     this.#unlink(rule);
+    this.catalog.delete(rule);
     return rule;
   }
 
   clear(): void {
     this.#byId.clear();
     this.#shapes.clear();
+    this.catalog.clear();
     this.#reshaped();
   }
 

@@ -155,6 +155,11 @@ export class Rule {
    * the garbage collector to trace per rule.
    */
   revision = '';
+  /**
+   * @internal Listing order, set by the index on install: the unpaginated listing is in insertion order
+   * (an update keeps its place), and a filtered one found through the catalog is sorted by this.
+   */
+  seq = 0;
 
   /** @internal Use `Interceptor.add`. */
   constructor(spec: RuleSpec, id: string, created: number, updated: number, hits: number) {

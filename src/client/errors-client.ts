@@ -2,7 +2,7 @@
  * `ErrorsClient`: a typed client for the `/v1/errors` REST API (ours, and MailerQ's request format).
  */
 import { randomUUID } from 'node:crypto';
-import type { RuleFilter, RuleInput, RuleJSON } from '../index.js';
+import type { PageOptions, RuleFilter, RuleInput, RuleJSON } from '../index.js';
 import { ApiError, type ApiErrorFields, apiError } from './errors.js';
 import { type BackoffOptions, backoffMs, retryable, retryAfterSeconds } from './retry.js';
 
@@ -36,6 +36,20 @@ function typeForStatus(status: number): string {
   if (status === 413) return 'payload_too_large_error';
   if (status === 429) return 'rate_limit_error';
   return 'api_error';
+}
+
+/** One page of {@link ErrorsClient.listPage}. */
+export interface RuleJSONPage {
+  /** Up to `limit` rules in id order. */
+  rules: RuleJSON[];
+  /** The `startingAfter` of the next page (the server's `X-Next-Cursor`); `undefined` on the last page. */
+  next: string | undefined;
+}
+
+/** Options of {@link ErrorsClient.iterate}. */
+export interface IterateOptions {
+  /** Rules fetched per request, 1 to the server's maximum (1000). @default 100 */
+  pageSize?: number;
 }
 
 function queryString(filter: object | undefined): string {
@@ -94,6 +108,36 @@ export class ErrorsClient {
     return this.#request('GET', queryString(filter));
   }
 
+  /**
+   * One page of the active rules in id order (`GET /v1/errors?limit=&starting_after=`); pass `next` as
+   * the following call's `startingAfter` until it is `undefined`.
+   */
+  async listPage(filter?: RuleFilter, page: PageOptions = {}): Promise<RuleJSONPage> {
+    const query = { ...filter, limit: page.limit, starting_after: page.startingAfter };
+    const { value, headers } = await this.#exchange<RuleJSON[]>('GET', queryString(query));
+    return { rules: value, next: headers.get('x-next-cursor') ?? undefined };
+  }
+
+  /**
+   * Every active rule (optionally filtered), fetched page by page in id order; each page request is
+   * retried as other calls are. A rule present for the whole walk is yielded exactly once, whatever is
+   * added or removed meanwhile.
+   *
+   * @example
+   * ```ts
+   * for await (const rule of client.iterate({ domain: 'gmail.com' }, { pageSize: 500 })) console.log(rule.id)
+   * ```
+   */
+  async *iterate(filter?: RuleFilter, options: IterateOptions = {}): AsyncGenerator<RuleJSON, void, undefined> {
+    const limit = options.pageSize ?? 100;
+    let startingAfter: string | undefined;
+    do {
+      const page = await this.listPage(filter, { limit, startingAfter });
+      yield* page.rules;
+      startingAfter = page.next;
+    } while (startingAfter !== undefined);
+  }
+
   /** The rule with this id. @throws {NotFoundError} when there is none. */
   get(id: string): Promise<RuleJSON> {
     return this.#request('GET', `/${encodeURIComponent(id)}`);
@@ -110,6 +154,10 @@ export class ErrorsClient {
   }
 
   async #request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    return (await this.#exchange<T>(method, path, body)).value;
+  }
+
+  async #exchange<T>(method: Method, path: string, body?: unknown): Promise<{ value: T; headers: Headers }> {
     // One id for every attempt of a call, so server logs show the retries together.
     const requestId = randomUUID();
     const headers: Record<string, string> = { accept: 'application/json', 'x-request-id': requestId };
@@ -119,7 +167,7 @@ export class ErrorsClient {
     let waited = 0;
     for (let attempt = 0; ; attempt++) {
       const failure = await this.#attempt<T>(method, path, headers, payload, requestId);
-      if (!(failure instanceof Error)) return failure.value;
+      if (!(failure instanceof Error)) return failure;
       const retryAfter = failure.status === 429 ? (failure as { retryAfter?: number }).retryAfter : undefined;
       if (!retryable(failure.status) || attempt >= this.#retries) throw failure;
       const wait = backoffMs(attempt, retryAfter, this.#backoff, this.#random);
@@ -129,7 +177,7 @@ export class ErrorsClient {
     }
   }
 
-  async #attempt<T>(method: Method, path: string, headers: Record<string, string>, body: string | undefined, requestId: string): Promise<{ value: T } | (Error & ApiErrorFields)> {
+  async #attempt<T>(method: Method, path: string, headers: Record<string, string>, body: string | undefined, requestId: string): Promise<{ value: T; headers: Headers } | (Error & ApiErrorFields)> {
     let response: Response;
     let text: string;
     try {
@@ -147,7 +195,7 @@ export class ErrorsClient {
     }
     if (response.ok) {
       if (json === undefined) return apiError({ status: response.status, type: 'api_error', code: 'invalid_response', message: 'the server answered without a JSON body', requestId: id });
-      return { value: json as T };
+      return { value: json as T, headers: response.headers };
     }
     const error = (json as { error?: { type?: unknown; code?: unknown; message?: unknown; param?: unknown; details?: unknown } } | undefined)?.error;
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);

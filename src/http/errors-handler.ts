@@ -4,10 +4,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventEmitter } from 'eventemitter3';
-import { type Interceptor, type Rule, type RuleFilter, type RuleInput, ValidationError } from '../index.js';
+import { type Interceptor, type Rule, type RuleInput, ValidationError } from '../index.js';
 import { errorResponse, HttpError, sendJson as send } from './api-error.js';
 import { authenticate, credentials, type TokenOptions } from './auth.js';
 import { parseBody, parseForm, readBody } from './body.js';
+import { listRules } from './list-route.js';
 import { requestIdOf } from './request-id.js';
 
 /** Options of {@link createErrorsHandler}. */
@@ -109,7 +110,8 @@ export function createErrorsHandler(interceptor: Interceptor, opts: ErrorsHandle
         if (!rule) throw new HttpError(404, 'not_found_error', 'not_found', `no rule with id "${id}"`);
         return send(res, 200, rule, { 'x-request-id': requestId });
       }
-      return send(res, 200, interceptor.list(parseForm(query) as RuleFilter), { 'x-request-id': requestId });
+      const { rules, headers } = listRules(interceptor, query, basePath);
+      return send(res, 200, rules, { ...headers, 'x-request-id': requestId });
     }
     const raw = await readBody(req, maxBodyBytes);
     // Some clients label an empty DELETE body as JSON: an empty body is no body.
