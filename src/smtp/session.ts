@@ -241,6 +241,7 @@ export class Session implements SessionInfo {
   }
 
   #chunk(chunk: Buffer): void {
+    if (this.#gone) return; // cut: the rest of what the reader holds is nobody's
     if (this.#cut !== undefined) {
       this.#received += chunk.length;
       // The handler never sees the bytes of a message that is cut: nothing of it can be kept.
@@ -273,6 +274,8 @@ export class Session implements SessionInfo {
   }
 
   #dataEnd(size: number, overflow: boolean): void {
+    // Cut in this very read: the message's end was in the same chunk, but the connection is gone.
+    if (this.#gone) return;
     if (this.#cut !== undefined) return this.#drop(this.#cut); // the message was shorter than the cut
     this.state = 'ready';
     const finish = () => {

@@ -6,7 +6,7 @@
 import { keepsMessage, messageVerdict } from '../adapters/verdict.js';
 import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from '../adapters/message.js';
 import { forcedAction, refusal } from '../adapters/forced-reply.js';
-import { type Attempt, type ForcedResult, type Interceptor, ValidationError } from '../index.js';
+import { type Attempt, type Fault, type ForcedResult, type Interceptor, ValidationError } from '../index.js';
 import type { Action, SessionInfo, SmtpHandler } from '../smtp/handler.js';
 import { SmtpServer } from '../smtp/server.js';
 import { MESSAGE_STORE_DEFAULTS, MessageStore } from './message-store.js';
@@ -62,18 +62,23 @@ export interface FakeMx {
   close(): Promise<void>;
 }
 
+const cuts = (fault: Fault | undefined): boolean => fault !== undefined && 'afterBytes' in fault && fault.afterBytes !== undefined;
+
 /**
  * A `data`-phase fault with `afterBytes` cuts the message: it must be decided at the DATA command, not
- * at the end. It is checked (counted, drawn) only when such a rule is the first candidate of a
- * recipient, so other rules stay decided once, at the end of the message.
+ * at the end. A recipient whose first candidate is such a rule is checked here, once: when the cut's
+ * `probability` draw misses, the rule `check` fell through to is that recipient's data-phase result,
+ * kept in `decided` for the end of the message (checking again would count that rule twice and draw
+ * the cut again). Other recipients stay decided at the end.
  */
-function cutAtData(interceptor: Interceptor, s: SessionInfo, tags: readonly string[]): Action | undefined {
-  for (const recipient of s.rcptTo) {
-    const attempt: Attempt = { mta: s.remoteAddress, ip: s.localAddress, tags, recipient, phase: 'data' };
-    const first = interceptor.explain(attempt).winner?.fault;
-    if (first === undefined || !('afterBytes' in first) || first.afterBytes === undefined) continue;
+function cutAtData(interceptor: Interceptor, base: Attempt, recipients: readonly string[], decided: Map<string, ForcedResult | undefined>): Action | undefined {
+  for (const recipient of recipients) {
+    if (decided.has(recipient)) continue;
+    const attempt: Attempt = { ...base, recipient, phase: 'data' };
+    if (!cuts(interceptor.explain(attempt).winner?.fault)) continue;
     const result = interceptor.check(attempt);
-    if (result?.fault !== undefined && 'afterBytes' in result.fault && result.fault.afterBytes !== undefined) return forcedAction(result);
+    if (cuts(result?.fault)) return forcedAction(result);
+    decided.set(recipient, result);
   }
   return undefined;
 }
@@ -97,6 +102,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
   const mx = hostname === undefined ? {} : { mx: hostname };
   const sender = (address: string | undefined) => (address === undefined ? undefined : address === '' ? '<>' : address);
   const bodies = new WeakMap<SessionInfo, Buffer[]>(); // the message being read, per session
+  const decidedAtData = new WeakMap<SessionInfo, Map<string, ForcedResult | undefined>>(); // see cutAtData
   const tlsFaults = new WeakMap<SessionInfo, ForcedResult>(); // decided with the greeting, acted on at EHLO/STARTTLS
   const check = (attempt: Attempt): Action | undefined => {
     try {
@@ -116,26 +122,35 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
     mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(from.address), ...mx, tags: reader.envelope(from.address), phase: 'mail' }),
     rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt' }),
     data: (s) => {
-      const cut = cutAtData(interceptor, s, reader.envelope(s.mailFrom?.address));
-      if (cut === undefined) bodies.set(s, []);
-      return cut;
+      const decided = new Map<string, ForcedResult | undefined>();
+      const base = { mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address) };
+      const cut = cutAtData(interceptor, base, s.rcptTo, decided);
+      if (cut !== undefined) return cut;
+      bodies.set(s, []);
+      if (decided.size > 0) decidedAtData.set(s, decided);
+      return undefined;
     },
     chunk: (s, chunk) => { bodies.get(s)?.push(chunk); },
     message: (s, size) => {
       const raw = Buffer.concat(bodies.get(s) ?? [], size);
       bodies.delete(s);
+      const decided = decidedAtData.get(s);
+      decidedAtData.delete(s);
       const headers = parseHeaders(raw);
       const mailFrom = s.mailFrom?.address ?? '';
       let verdict;
       try {
-        verdict = messageVerdict(interceptor, { mta: s.remoteAddress, ip: s.localAddress, sender: sender(mailFrom), ...mx }, s.rcptTo, reader.envelope(mailFrom), reader.header(headers));
+        verdict = messageVerdict(interceptor, { mta: s.remoteAddress, ip: s.localAddress, sender: sender(mailFrom), ...mx }, s.rcptTo, reader.envelope(mailFrom), reader.header(headers), decided);
       } catch (err) {
         return refusal(554, '5.6.0', err);
       }
       if (keepsMessage(verdict)) store(acceptedMessage(s.id, mailFrom, s.rcptTo, headers, raw, s.secure));
       return forcedAction(verdict);
     },
-    close: (s) => { bodies.delete(s); },
+    close: (s) => {
+      bodies.delete(s);
+      decidedAtData.delete(s);
+    },
   };
 }
 
