@@ -21,7 +21,7 @@ export const keepsMessage = (r: ForcedResult | undefined): boolean => r === unde
  * `data`-phase check already (at the DATA command, for a mid-message cut): its result is used, not
  * checked again, so no rule is counted or drawn twice.
  */
-export function messageVerdict(interceptor: Interceptor, base: Pick<Attempt, 'mta' | 'ip' | 'sender' | 'mx'>, recipients: readonly string[], envelopeTags: readonly string[], headerTags: readonly string[], decided?: ReadonlyMap<string, ForcedResult | undefined>): ForcedResult | undefined {
+export function messageVerdict(interceptor: Interceptor, base: Pick<Attempt, 'mta' | 'ip' | 'sender' | 'mx' | 'tls'>, recipients: readonly string[], envelopeTags: readonly string[], headerTags: readonly string[], decided?: ReadonlyMap<string, ForcedResult | undefined>): ForcedResult | undefined {
   const late = headerTags.filter((tag) => !envelopeTags.includes(tag));
   const tags = [...envelopeTags, ...late];
   let verdict: ForcedResult | undefined;

@@ -113,17 +113,17 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
   };
   return {
     connect: (s) => {
-      const result = interceptor.check({ mta: s.remoteAddress, ip: s.localAddress, ...mx, phase: 'connect' });
+      const result = interceptor.check({ mta: s.remoteAddress, ip: s.localAddress, ...mx, phase: 'connect', tls: false });
       if (result?.fault?.kind === 'tls') tlsFaults.set(s, result);
       return forcedAction(result);
     },
     offerTls: (s) => tlsOf(tlsFaults.get(s)) !== 'unavailable',
     starttls: (s) => starttlsAction(tlsFaults.get(s)),
-    mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(from.address), ...mx, tags: reader.envelope(from.address), phase: 'mail' }),
-    rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt' }),
+    mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(from.address), ...mx, tags: reader.envelope(from.address), phase: 'mail', tls: s.secure }),
+    rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt', tls: s.secure }),
     data: (s) => {
       const decided = new Map<string, ForcedResult | undefined>();
-      const base = { mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address) };
+      const base = { mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), tls: s.secure };
       const cut = cutAtData(interceptor, base, s.rcptTo, decided);
       if (cut !== undefined) return cut;
       bodies.set(s, []);
@@ -140,7 +140,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
       const mailFrom = s.mailFrom?.address ?? '';
       let verdict;
       try {
-        verdict = messageVerdict(interceptor, { mta: s.remoteAddress, ip: s.localAddress, sender: sender(mailFrom), ...mx }, s.rcptTo, reader.envelope(mailFrom), reader.header(headers), decided);
+        verdict = messageVerdict(interceptor, { mta: s.remoteAddress, ip: s.localAddress, sender: sender(mailFrom), ...mx, tls: s.secure }, s.rcptTo, reader.envelope(mailFrom), reader.header(headers), decided);
       } catch (err) {
         return refusal(554, '5.6.0', err);
       }
