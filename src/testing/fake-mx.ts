@@ -5,7 +5,7 @@
  */
 import { keepsMessage, messageVerdict } from '../adapters/verdict.js';
 import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from '../adapters/message.js';
-import { forcedAction, refusal } from '../adapters/forced-reply.js';
+import { forcedAction, refusal, replyOf, tlsRefusal } from '../adapters/forced-reply.js';
 import { type Attempt, type Fault, type ForcedResult, type Interceptor, ValidationError } from '../index.js';
 import type { Action, SessionInfo, SmtpHandler } from '../smtp/handler.js';
 import { SmtpServer } from '../smtp/server.js';
@@ -87,10 +87,7 @@ function cutAtData(interceptor: Interceptor, base: Attempt, recipients: readonly
 function starttlsAction(result: ForcedResult | undefined): Action | undefined {
   const fault = tlsOf(result);
   if (fault === 'fail') return { kind: 'tls-fail' };
-  if (fault !== 'refuse') return undefined;
-  const given = result?.rule.description;
-  const text = typeof given === 'string' ? given : 'TLS not available due to temporary reason';
-  return { kind: 'reply', reply: { code: 454, extended: '4.7.0', lines: [text] } };
+  return fault === 'refuse' ? { kind: 'reply', reply: replyOf(tlsRefusal(result!)) } : undefined;
 }
 
 const tlsOf = (result: ForcedResult | undefined) => (result?.fault?.kind === 'tls' ? result.fault.tls : undefined);
