@@ -1,8 +1,8 @@
 /**
  * @internal A forced fault as nodemailer's SMTP transport reports the same fault from a real server.
  * The shapes were observed with nodemailer 10 against a loopback server doing each fault at each phase,
- * and are pinned by `test/adapters/nodemailer-faults.test.ts`, which compares them with a real server
- * field by field.
+ * and are pinned by `test/adapters/nodemailer-faults.test.ts` and (tls) `nodemailer-tls.test.ts`,
+ * which compare them with a real server field by field.
  */
 import { constants } from 'node:os';
 import type { ForcedFault, ForcedResult, TlsFault } from '../index.js';
@@ -97,7 +97,9 @@ function starttlsFailed(code: number, response: string): Error {
  */
 export function tlsError(tls: TlsFault, result: ForcedResult, options: TransportOptions): Error | undefined {
   const required = options.requireTLS === true;
-  if (options.secure === true || (options.ignoreTLS === true && !required)) return undefined;
+  // nodemailer connects with TLS from the start when `secure`, or on port 465 when `secure` is unset.
+  const implicit = options.secure === true || (options.secure === undefined && Number(options.port) === 465);
+  if (implicit || (options.ignoreTLS === true && !required)) return undefined;
   switch (tls) {
     case 'unavailable': {
       if (!required) return undefined;
