@@ -3,10 +3,12 @@
  * against an interceptor's rules and a forced result is replied exactly, at its phase, after its delay;
  * everything else is accepted and the messages are kept for assertions.
  */
+import type { AddressInfo } from 'node:net';
 import { keepsMessage, messageVerdict } from '../adapters/verdict.js';
 import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from '../adapters/message.js';
 import { forcedAction, refusal, replyOf, tlsRefusal } from '../adapters/forced-reply.js';
-import { type Attempt, type Fault, type ForcedResult, type Interceptor, ValidationError } from '../index.js';
+import { type Attempt, type ForcedResult, type Interceptor, ValidationError } from '../index.js';
+import { CutRules, cutAtData } from './data-cut.js';
 import type { Action, SessionInfo, SmtpHandler } from '../smtp/handler.js';
 import { SmtpServer } from '../smtp/server.js';
 import { MESSAGE_STORE_DEFAULTS, MessageStore } from './message-store.js';
@@ -62,27 +64,6 @@ export interface FakeMx {
   close(): Promise<void>;
 }
 
-const cuts = (fault: Fault | undefined): boolean => fault !== undefined && 'afterBytes' in fault && fault.afterBytes !== undefined;
-
-/**
- * A `data`-phase fault with `afterBytes` cuts the message: it must be decided at the DATA command, not
- * at the end. A recipient whose first candidate is such a rule is checked here, once: when the cut's
- * `probability` draw misses, the rule `check` fell through to is that recipient's data-phase result,
- * kept in `decided` for the end of the message (checking again would count that rule twice and draw
- * the cut again). Other recipients stay decided at the end.
- */
-function cutAtData(interceptor: Interceptor, base: Attempt, recipients: readonly string[], decided: Map<string, ForcedResult | undefined>): Action | undefined {
-  for (const recipient of recipients) {
-    if (decided.has(recipient)) continue;
-    const attempt: Attempt = { ...base, recipient, phase: 'data' };
-    if (!cuts(interceptor.explain(attempt).winner?.fault)) continue;
-    const result = interceptor.check(attempt);
-    if (cuts(result?.fault)) return forcedAction(result);
-    decided.set(recipient, result);
-  }
-  return undefined;
-}
-
 /** The STARTTLS answer a tls fault forces: `refuse` is 454 4.7.0 (with the rule's text), `fail` aborts the handshake. */
 function starttlsAction(result: ForcedResult | undefined): Action | undefined {
   const fault = tlsOf(result);
@@ -92,8 +73,13 @@ function starttlsAction(result: ForcedResult | undefined): Action | undefined {
 
 const tlsOf = (result: ForcedResult | undefined) => (result?.fault?.kind === 'tls' ? result.fault.tls : undefined);
 
+/** @internal The fake MX's handler; `stop` stops it following the interceptor's rule events. */
+export interface FakeMxHandler extends SmtpHandler {
+  stop(): void;
+}
+
 /** @internal The engine handler applying `interceptor`'s rules; `store` receives accepted messages. */
-export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void, hostname?: string): SmtpHandler {
+export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void, hostname?: string): FakeMxHandler {
   const reader = new TagReader(tags);
   // The attempt's envelope side: the null reverse-path is the engine's '' and the rules' `<>`.
   const mx = hostname === undefined ? {} : { mx: hostname };
@@ -101,6 +87,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
   const bodies = new WeakMap<SessionInfo, Buffer[]>(); // the message being read, per session
   const decidedAtData = new WeakMap<SessionInfo, Map<string, ForcedResult | undefined>>(); // see cutAtData
   const tlsFaults = new WeakMap<SessionInfo, ForcedResult>(); // decided with the greeting, acted on at EHLO/STARTTLS
+  const cutRules = new CutRules(interceptor);
   const check = (attempt: Attempt): Action | undefined => {
     try {
       return forcedAction(interceptor.check(attempt));
@@ -119,6 +106,10 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
     mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(from.address), ...mx, tags: reader.envelope(from.address), phase: 'mail', tls: s.secure }),
     rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt', tls: s.secure }),
     data: (s) => {
+      if (!cutRules.any) {
+        bodies.set(s, []);
+        return undefined;
+      }
       const decided = new Map<string, ForcedResult | undefined>();
       const base = { mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), tls: s.secure };
       const cut = cutAtData(interceptor, base, s.rcptTo, decided);
@@ -148,6 +139,7 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
       bodies.delete(s);
       decidedAtData.delete(s);
     },
+    stop: () => { cutRules.stop(); },
   };
 }
 
@@ -169,25 +161,36 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
     throw new ValidationError([{ code: 'invalid_option', message: `maxStoredBytes (${maxStoredBytes}) must be at least size (${size})`, param: 'maxStoredBytes' }]);
   }
   const store = new MessageStore<AcceptedMessage>({ maxBytes: maxStoredBytes, ...(maxMessages === undefined ? {} : { maxMessages }) });
-  const server = new SmtpServer({
-    handler: fakeMxHandler(interceptor, tags, (message) => {
-      store.add(message);
-      onMessage?.(message);
-    }, hostname),
-    size,
-    ...(hostname === undefined ? {} : { hostname }),
-    ...(tls === undefined ? {} : { tls: tls === true ? { key: TEST_KEY, cert: TEST_CERTIFICATE } : tls }),
-    // The client already got `451 4.3.0` (say a rule text the reply writer refuses, or an onMessage that
-    // threw): the warning says why, without ending the test process.
-    onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning'),
-  });
-  const address = await server.listen(port, host);
+  const handler = fakeMxHandler(interceptor, tags, (message) => {
+    store.add(message);
+    onMessage?.(message);
+  }, hostname);
+  let server: SmtpServer;
+  let address: AddressInfo;
+  try {
+    server = new SmtpServer({
+      handler,
+      size,
+      ...(hostname === undefined ? {} : { hostname }),
+      ...(tls === undefined ? {} : { tls: tls === true ? { key: TEST_KEY, cert: TEST_CERTIFICATE } : tls }),
+      // The client already got `451 4.3.0` (say a rule text the reply writer refuses, or an onMessage that
+      // threw): the warning says why, without ending the test process.
+      onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning'),
+    });
+    address = await server.listen(port, host);
+  } catch (err) {
+    handler.stop(); // a server that never ran must not keep following the interceptor
+    throw err;
+  }
   return {
     host,
     port: address.port,
     get messages() { return store.values(); },
     store,
     clear: () => { store.clear(); },
-    close: () => server.close(),
+    close: async () => {
+      handler.stop();
+      await server.close();
+    },
   };
 }

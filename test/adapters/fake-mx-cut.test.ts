@@ -54,4 +54,24 @@ describe('fake MX mid-DATA cut with probability', () => {
     assert.deepEqual({ cut: ic.get(cut.id)?.hits, later: ic.get(later.id)?.hits }, seen, 'hits are what the client saw');
     assert.equal(mx.messages.length, 0, 'a cut keeps nothing, and no cut happened after the whole message');
   });
+
+  it('follows rules as they change: a cut added, turned into a reply, removed; stops following on close', async () => {
+    const transport = () => nodemailer.createTransport({ host: mx.host, port: mx.port, secure: false, ignoreTLS: true });
+    const code = (p: Promise<unknown>) => p.then(() => 'sent', (e: SendError) => e.code ?? 'error');
+    const selector = { recipient: 'bob@example.org', phase: 'data' } as const;
+    await ic.add({ ...selector, fault: 'disconnect', afterBytes: 10 });
+    assert.equal(await code(transport().sendMail(mail)), 'ECONNECTION');
+    await ic.add({ ...selector, code: 452 }); // the same selector: an update
+    assert.equal(await code(transport().sendMail(mail)), 'EMESSAGE');
+    await ic.add({ ...selector, fault: 'reset', afterBytes: 10, times: 1 }); // removed once used
+    assert.equal(await code(transport().sendMail(mail)), 'ESOCKET');
+    assert.equal(await code(transport().sendMail(mail)), 'sent');
+    const other = new Interceptor();
+    const listening = () => ['rule:added', 'rule:updated', 'rule:removed'].map((e) => other.listenerCount(e as 'rule:added'));
+    const idle = listening();
+    const extra = await createFakeMx({ interceptor: other });
+    assert.notDeepEqual(listening(), idle);
+    await extra.close();
+    assert.deepEqual(listening(), idle);
+  });
 });
