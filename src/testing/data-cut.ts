@@ -10,7 +10,7 @@ const cuts = (fault: Fault | undefined): boolean => fault !== undefined && 'afte
 
 /**
  * The ids of an interceptor's cut rules, followed through its rule events. A message is looked at for a
- * cut (an `explain` per recipient, measured at about 40x a cached `check`: docs/performance.md) only
+ * cut (an `explain` per recipient, about the cost of an uncached `check`: docs/performance.md) only
  * while there is one. Bounded by the interceptor's own rules.
  */
 export class CutRules {
