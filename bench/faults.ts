@@ -6,25 +6,18 @@
 //    10,000 reply rules, and the same plus fault rules without and with mid-DATA cuts; and its DATA step
 //    with cut rules loaded, which looks for a cut before the message (`explain` per recipient), against
 //    its RCPT step, one `check`.
-// Every scenario is set up first, then measured in interleaved rounds keeping each one's fastest: on a
-// shared machine load only adds time, and interleaving spreads it over all scenarios.
+// Every scenario is set up first, then measured in interleaved rounds keeping each one's fastest.
 import { type Attempt, Interceptor } from '../src/index.js';
 import type { PathCommand, State } from '../src/smtp/protocol.js';
 import type { SessionInfo, SmtpHandler } from '../src/smtp/handler.js';
 import { fakeMxHandler } from '../src/testing/fake-mx.js';
+import { type Scenario, Scenarios } from './scenarios.js';
 import { faultAt, hitAt, indices, missAt, ruleAt } from './workload.js';
 
 const ROUNDS = Number(process.env['ROUNDS'] ?? 15);
 const RULES = 10_000;
-let sink = 0;
-
-interface Scenario { name: string; iterations: number; run: (i: number) => unknown; best: number }
-const scenarios: Scenario[] = [];
-const scenario = (name: string, iterations: number, run: (i: number) => unknown): Scenario => {
-  const s = { name, iterations, run, best: Infinity };
-  scenarios.push(s);
-  return s;
-};
+const bench = new Scenarios();
+const scenario = bench.add.bind(bench);
 
 /** `rules` reply rules and `faults` fault rules; without `cuts`, none of them a mid-DATA cut (every fifth). */
 async function interceptor(rules: number, faults: number, cacheSize?: number, cuts = true): Promise<Interceptor> {
@@ -72,7 +65,7 @@ const handlers = new Map<string, { handler: SmtpHandler; s: ReturnType<typeof se
 const FAULTY = `${RULES} reply rules + 1000 fault rules, 200 of them cuts`;
 for (const [label, rules, faults, cuts] of [['no rules', 0, 0, false], [`${RULES} reply rules`, RULES, 0, false], [`${RULES} reply rules + 800 fault rules, no cut`, RULES, 1_000, false], [FAULTY, RULES, 1_000, true]] as const) {
   const ic = await interceptor(rules, faults, undefined, cuts);
-  handlers.set(label, { handler: fakeMxHandler(ic, undefined, () => { sink++; }), s: session() });
+  handlers.set(label, { handler: fakeMxHandler(ic, undefined, () => { bench.sink++; }), s: session() });
 }
 const messages = [...handlers].map(([label, { handler, s }]) => scenario(`fake MX message, ${label}`, 20_000, (i) => message(handler, s, i)));
 const faulty = handlers.get(FAULTY)!;
@@ -86,13 +79,7 @@ const dataStep = scenario('fake MX DATA step (cut lookup, 1 recipient)', 100_000
   return action;
 });
 
-for (let round = 0; round < ROUNDS; round++) {
-  for (const s of scenarios) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < s.iterations; i++) if (s.run(i) !== undefined) sink++;
-    s.best = Math.min(s.best, Number(process.hrtime.bigint() - start) / s.iterations);
-  }
-}
+bench.measure(ROUNDS);
 
 const fmt = (ns: number) => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
 const notes = new Map<Scenario, string>();
@@ -101,6 +88,6 @@ notes.set(messages[1]!, `${(messages[1]!.best / messages[0]!.best).toFixed(2)}x 
 for (const m of messages.slice(2)) notes.set(m, `${(m.best / messages[1]!.best).toFixed(2)}x without fault rules`);
 notes.set(dataStep, `${(dataStep.best / rcptStep.best).toFixed(2)}x the RCPT step; ${((dataStep.best / messages[3]!.best) * 100).toFixed(0)}% of such a message`);
 console.log(`node ${process.version}, ${process.arch}; ${ROUNDS} interleaved rounds, best kept`);
-const width = Math.max(...scenarios.map((s) => s.name.length));
-for (const s of scenarios) console.log(`${s.name.padEnd(width)}  ${fmt(s.best).padStart(10)}  ${notes.get(s) ?? ''}`);
-if (sink < 0) console.log(sink);
+const width = Math.max(...bench.all.map((s) => s.name.length));
+for (const s of bench.all) console.log(`${s.name.padEnd(width)}  ${fmt(s.best).padStart(10)}  ${notes.get(s) ?? ''}`);
+if (bench.sink < 0) console.log(bench.sink);
