@@ -8,31 +8,20 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { normalizeAttempt } from '../src/attempt.js';
 import { type Attempt, channels, Interceptor } from '../src/index.js';
 import { LinearMatcher } from '../src/linear-matcher.js';
+import { type Scenario, Scenarios } from './scenarios.js';
 import { hitAt, indices, missAt, ruleAt } from './workload.js';
 
 const quick = process.argv.includes('--quick');
 const SIZES = quick ? [10, 10_000, 100_000] : [10, 10_000, 100_000, 1_000_000];
 const ROUNDS = 12;
 const gc = (globalThis as { gc?: () => void }).gc;
-let sink = 0;
-
-interface Scenario { name: string; iterations: number; run: (i: number) => unknown; best: number }
-const scenarios: Scenario[] = [];
-const scenario = (name: string, iterations: number, run: (i: number) => unknown): Scenario => {
-  const s = { name, iterations, run, best: Infinity };
-  scenarios.push(s);
-  return s;
-};
+const bench = new Scenarios();
+const scenarios = bench.all;
+const scenario = bench.add.bind(bench);
 
 function measure(list: Scenario[]): void {
   gc?.();
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const s of list) {
-      const start = process.hrtime.bigint();
-      for (let i = 0; i < s.iterations; i++) if (s.run(i) !== undefined) sink++;
-      s.best = Math.min(s.best, Number(process.hrtime.bigint() - start) / s.iterations);
-    }
-  }
+  bench.measure(ROUNDS, list);
 }
 
 async function build(size: number, cacheSize: number): Promise<Interceptor> {
@@ -120,4 +109,4 @@ const growth = uncached.get(largest)!.best / smallest;
 verdict(growth <= 2, `uncached check at ${largest} rules within 2x of 10 rules (${growth.toFixed(2)}x)`);
 verdict(cached.best / bare.best <= 3, `cached check within 3x of a bare Map.get (${(cached.best / bare.best).toFixed(2)}x)`);
 if (largest === 1_000_000) verdict(heapPerRule <= 400, `heap per rule at 1M rules <= 400 B (${heapPerRule.toFixed(0)} B)`);
-if (sink < 0) console.log(sink);
+if (bench.sink < 0) console.log(bench.sink);

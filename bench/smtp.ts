@@ -1,5 +1,6 @@
-// SMTP throughput, driven by Postfix's smtp-source: the fake MX (library engine) with no rules and with
-// 10,000 rules, a bare smtp-server, and Postfix's smtp-sink, in the same run. `npm run bench:smtp`.
+// SMTP throughput, driven by Postfix's smtp-source: the fake MX (library engine) with no rules, with
+// 10,000 rules and with those plus 1,000 fault rules the mail never meets, a bare smtp-server, and
+// Postfix's smtp-sink, in the same run. `npm run bench:smtp`.
 // Servers run in child processes; each scenario keeps its best of ROUNDS interleaved rounds.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -56,7 +57,10 @@ async function run(target: Target, scenario: Scenario, messages: number): Promis
   return messages / seconds;
 }
 
-const targets = [await node('fake MX, no rules', ['fake-mx', '0']), await node('fake MX, 10,000 rules', ['fake-mx', '10000']), await node('bare smtp-server', ['smtp-server']), await sink()];
+const targets = [
+  await node('fake MX, no rules', ['fake-mx', '0']), await node('fake MX, 10,000 rules', ['fake-mx', '10000']),
+  await node('fake MX, + 1,000 fault rules', ['fake-mx-faults', '10000']), await node('bare smtp-server', ['smtp-server']), await sink(),
+];
 const best = new Map<string, number>();
 try {
   for (let round = 0; round < ROUNDS; round++) {
@@ -79,6 +83,7 @@ for (const scenario of scenarios) {
   console.log(`\n${scenario.name}`);
   for (const target of targets) {
     const r = rate(scenario, target.name);
-    console.log(`  ${target.name.padEnd(24)} ${r.toFixed(0).padStart(7)}/s   ${(r / rate(scenario, 'smtp-sink')).toFixed(2)}x sink   ${(r / rate(scenario, 'bare smtp-server')).toFixed(2)}x smtp-server`);
+    const faults = target.name.includes('fault') ? `   ${(r / rate(scenario, 'fake MX, 10,000 rules')).toFixed(2)}x without fault rules` : '';
+    console.log(`  ${target.name.padEnd(28)} ${r.toFixed(0).padStart(7)}/s   ${(r / rate(scenario, 'smtp-sink')).toFixed(2)}x sink   ${(r / rate(scenario, 'bare smtp-server')).toFixed(2)}x smtp-server${faults}`);
   }
 }

@@ -82,3 +82,14 @@ export function storedAt(i: number, cluster: boolean): RuleJSON {
   return { ...new Rule(spec, ruleId(spec), created, created, i % 4).toJSON(), revision: `bench.${i}` };
 }
 
+/** Fault rules of every kind, on domains no attempt of the benchmark has. */
+export function faultAt(k: number): RuleInput {
+  const domain = `f${k}.faults.example`;
+  switch (k % 5) {
+    case 0: return { domain, fault: 'disconnect', phase: 'data', afterBytes: 100 };
+    case 1: return { domain, fault: 'reset', phase: 'rcpt' };
+    case 2: return { domain, fault: 'hang', phase: 'mail', delay: 1000 };
+    case 3: return { domain, fault: 'throttle', bytesPerSecond: 100 };
+    default: return { domain, fault: 'tls', tls: 'refuse', phase: 'connect' };
+  }
+}

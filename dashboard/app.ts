@@ -6,7 +6,7 @@
   type Rule = Record<string, unknown> & { id: string; code: number; cluster: boolean; hits: number };
   interface Attempt {
     at: string; forced: boolean; rule: string | null; reply: string | null; outcome: string;
-    attempt: Record<string, unknown> & { phase?: string | null };
+    attempt: Record<string, unknown> & { phase?: string | null; tls?: boolean | null };
   }
   interface Message {
     id?: string; receivedAt: string; raw?: string;
@@ -149,7 +149,8 @@
     const shown = evidence === null ? attempts : attempts.filter((a) => a.rule === evidence);
     $('#evidence').replaceChildren(...(evidence === null ? [] : [`Attempts forced by rule ${evidence} `, clearEvidence]));
     $('#attempt-rows').replaceChildren(...shown.slice().reverse().map((a) => h('tr', { class: a.outcome, 'data-outcome': a.outcome },
-      h('td', {}, a.at.slice(11, 23)), h('td', {}, String(a.attempt.phase ?? '')), h('td', {}, h('code', {}, selectorsOf(a.attempt))),
+      h('td', {}, a.at.slice(11, 23)), h('td', {}, String(a.attempt.phase ?? '')),
+      h('td', {}, a.attempt.tls === true ? 'yes' : a.attempt.tls === false ? 'no' : ''), h('td', {}, h('code', {}, selectorsOf(a.attempt))),
       h('td', {}, a.outcome), h('td', {}, h('code', {}, a.reply ?? '')), h('td', {}, h('code', {}, a.rule ?? '')))));
   }
   const clearEvidence = h('button', {}, 'Show all');

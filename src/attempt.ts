@@ -35,6 +35,12 @@ export interface Attempt {
   sender?: string;
   /** Host name of the MX the delivery goes to (e.g. `alt1.aspmx.l.google.com`). */
   mx?: string;
+  /**
+   * Whether the command came over TLS (after STARTTLS), where the checker knows it: the fake MX and
+   * `serve` set it on every attempt. Evidence for observers (the recorder, `/v1/attempts`), not a
+   * selector: no rule matches on it, and `check` neither reads nor validates it.
+   */
+  tls?: boolean;
 }
 
 /** @internal An attempt in canonical form. */

@@ -2,7 +2,7 @@
 // exactly the rule it was built for, each miss attempt forces nothing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hitAt, indices, missAt, ruleAt, SHAPES } from '../bench/workload.js';
+import { faultAt, hitAt, indices, missAt, ruleAt, SHAPES } from '../bench/workload.js';
 import { Interceptor } from '../src/index.js';
 import { buildRules, matchers } from './helpers/matchers.js';
 
@@ -26,6 +26,21 @@ describe('benchmark workload', () => {
     for (const i of indices(240, 100)) {
       for (const attempt of [hitAt(i), missAt(i)]) {
         assert.deepEqual(index!.candidates(attempt).map((r) => r.id), linear!.candidates(attempt).map((r) => r.id));
+      }
+    }
+  });
+
+  it('fault rules are valid, one per kind in turn, and force nothing the other attempts meet', async () => {
+    const ic = new Interceptor({ cacheSize: 0 });
+    for (let i = 0; i < SHAPES.length * 10; i++) await ic.add(ruleAt(i));
+    const faults = [];
+    for (let k = 0; k < 50; k++) faults.push(await ic.add(faultAt(k)));
+    assert.deepEqual(new Set(faults.map((r) => r.fault?.kind)), new Set(['disconnect', 'reset', 'hang', 'throttle', 'tls']));
+    for (const i of indices(SHAPES.length * 10, 100)) {
+      for (const phase of ['connect', 'mail', 'rcpt', 'data'] as const) {
+        assert.equal(ic.check({ ...hitAt(i), phase })?.fault, undefined);
+        assert.equal(ic.check({ ...missAt(i), phase }), undefined);
+        assert.equal(ic.check({ recipient: `to${i % 64}@sink.test`, phase }), undefined, 'the fake MX benchmark recipients');
       }
     }
   });

@@ -48,6 +48,12 @@ function faultAction({ fault, delay }: ForcedFault): Action | undefined {
   }
 }
 
+/** The `454` a `tls: 'refuse'` fault answers STARTTLS with (RFC 3207 §4): the rule's one-line description, else the RFC's text. */
+export function tlsRefusal(result: ForcedResult): PlainReply {
+  const given = result.rule.description;
+  return { code: 454, extended: '4.7.0', description: typeof given === 'string' ? given : 'TLS not available due to temporary reason' };
+}
+
 /** A refusal naming what went wrong (e.g. an address the rule engine cannot parse), in reply-safe ASCII. */
 export function refusal(code: number, extended: string, err: unknown): Action {
   const text = (err instanceof Error ? err.message : String(err)).replace(/[^\x20-\x7e]/g, '?').slice(0, 400);

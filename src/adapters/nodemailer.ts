@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import type { Attempt, ForcedReply, ForcedResult, Interceptor } from '../index.js';
-import { faultError, type TransportOptions } from './nodemailer-faults.js';
+import { faultError, tlsError, type TransportOptions } from './nodemailer-faults.js';
 
 /** The parts of a nodemailer `MailMessage` the adapter uses. */
 export interface MailLike {
@@ -132,15 +132,21 @@ export function interceptTransport(transport: TransportLike, interceptor: Interc
       return interceptor.check(attempt);
     };
     /**
-     * A reply, or nothing. A disconnect, reset or hang throws nodemailer's error for it; a throttle
-     * only slows a connection nodemailer then completes, and a tls fault acts at STARTTLS, which the
-     * adapter does not model: both pass (the mail goes to the wrapped transport).
+     * A reply, or nothing. A disconnect, reset or hang throws nodemailer's error for it; a tls fault
+     * throws the error nodemailer reports for it with the transport's STARTTLS options, or passes when
+     * nodemailer would go on in clear. A throttle passes: it only slows a connection nodemailer then
+     * completes (docs/nodemailer.md).
      */
     const check = async (attempt: Attempt): Promise<ForcedReply | undefined> => {
       const result = next(attempt);
       if (result?.fault === undefined) return result;
-      if (result.fault.kind === 'throttle' || result.fault.kind === 'tls') return undefined;
-      throw await faultError(result, attempt.phase ?? 'rcpt', (transport.options ?? {}) as TransportOptions);
+      const options = (transport.options ?? {}) as TransportOptions;
+      const { fault } = result;
+      if (fault.kind === 'throttle') return undefined;
+      if (fault.kind !== 'tls') throw await faultError(result, attempt.phase ?? 'rcpt', options);
+      const err = tlsError(fault.tls, result, options);
+      if (err !== undefined) throw err;
+      return undefined;
     };
     const attempt = (phase: Attempt['phase'], recipient: string | undefined) => attemptOf(base, phase, recipient);
 

@@ -17,14 +17,16 @@ export const keepsMessage = (r: ForcedResult | undefined): boolean => r === unde
  * The one reply to a message (RFC 5321 §4.1.1.4: a single reply for all its recipients). For each
  * accepted recipient in order: the `data`-phase rules (with every tag), then the `rcpt`-phase rules
  * selecting a tag that only the header carried (see {@link lateTagged}). The first failure decides;
- * otherwise the first forced 2xx; otherwise `undefined` (accept).
+ * otherwise the first forced 2xx; otherwise `undefined` (accept). A recipient in `decided` had its
+ * `data`-phase check already (at the DATA command, for a mid-message cut): its result is used, not
+ * checked again, so no rule is counted or drawn twice.
  */
-export function messageVerdict(interceptor: Interceptor, base: Pick<Attempt, 'mta' | 'ip' | 'sender' | 'mx'>, recipients: readonly string[], envelopeTags: readonly string[], headerTags: readonly string[]): ForcedResult | undefined {
+export function messageVerdict(interceptor: Interceptor, base: Pick<Attempt, 'mta' | 'ip' | 'sender' | 'mx' | 'tls'>, recipients: readonly string[], envelopeTags: readonly string[], headerTags: readonly string[], decided?: ReadonlyMap<string, ForcedResult | undefined>): ForcedResult | undefined {
   const late = headerTags.filter((tag) => !envelopeTags.includes(tag));
   const tags = [...envelopeTags, ...late];
   let verdict: ForcedResult | undefined;
   for (const recipient of recipients) {
-    let result = interceptor.check({ ...base, recipient, tags, phase: 'data' });
+    let result = decided?.has(recipient) === true ? decided.get(recipient) : interceptor.check({ ...base, recipient, tags, phase: 'data' });
     if (!failing(result) && late.length > 0) result = lateTagged(interceptor, { ...base, recipient, tags: late, phase: 'rcpt' }) ?? result;
     if (failing(result)) return result;
     verdict ??= result;

@@ -21,6 +21,8 @@ export interface AttemptEntry {
     readonly mx: string | null;
     readonly tags: readonly string[];
     readonly phase: string | null;
+    /** Whether the command came over TLS (STARTTLS); `null` where the checker did not say. */
+    readonly tls: boolean | null;
   };
   readonly forced: boolean;
   /** Id of the rule that forced the reply. */
@@ -43,6 +45,7 @@ export function attemptEntry(attempt: Attempt, result: ForcedResult | undefined)
     attempt: {
       pool: field(attempt.pool), mta: field(attempt.mta), domain: field(attempt.domain), ip: field(attempt.ip),
       recipient: field(attempt.recipient), sender: field(attempt.sender), mx: field(attempt.mx), tags, phase: attempt.phase ?? null,
+      tls: typeof attempt.tls === 'boolean' ? attempt.tls : null,
     },
     forced: result !== undefined,
     rule: result?.rule.id ?? null,

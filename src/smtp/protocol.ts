@@ -140,3 +140,35 @@ export function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
   return true;
 }
+
+/** The 503 for a command outside the states of `ACCEPTS` (§4.1.4, §3.3, §3.1). */
+export function outOfSequence(verb: Verb, state: State): Reply {
+  if (state === 'refused') return REPLIES.badSequence;
+  if (state === 'fresh' && verb !== 'RCPT' && verb !== 'DATA') return REPLIES.needHelo;
+  if (verb === 'MAIL') return REPLIES.nestedMail;
+  if (verb === 'RCPT') return REPLIES.needMail;
+  if (verb === 'DATA') return state === 'mail' ? REPLIES.needRcpt : REPLIES.needMail;
+  return REPLIES.badSequence;
+}
+
+/**
+ * The MAIL FROM parameters the engine announces: whether the transaction is SMTPUTF8, or the reply
+ * refusing a parameter (a `SIZE` over `size`, an unknown keyword).
+ */
+export function mailParameters(from: PathCommand, size: number): boolean | Reply {
+  let utf8 = false;
+  for (const [key, value] of from.params) {
+    if (key === 'SIZE') { // RFC 1870 §6
+      if (typeof value !== 'string' || !/^\d{1,20}$/.test(value)) return REPLIES.badParameter;
+      if (Number(value) > size) return REPLIES.tooBig;
+    } else if (key === 'BODY') { // RFC 6152 §2
+      if (typeof value !== 'string' || !/^(7BIT|8BITMIME)$/i.test(value)) return REPLIES.badParameter;
+    } else if (key === 'SMTPUTF8') { // RFC 6531 §3.4
+      if (value !== true) return REPLIES.badParameter;
+      utf8 = true;
+    } else {
+      return REPLIES.unknownParameter;
+    }
+  }
+  return utf8;
+}

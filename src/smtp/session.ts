@@ -3,12 +3,13 @@
  * each step, and writes every reply through `formatReply`. Framing is the reader's.
  */
 import type { Socket } from 'node:net';
-import { type SecureContext, TLSSocket } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { drop, writeThrottled } from './faults.js';
 import type { Action, Decision, DropAction, SessionInfo, SmtpHandler } from './handler.js';
-import { ACCEPTS, isAscii, NOT_IMPLEMENTED, type PathCommand, parsePath, REPLIES, type ServerReplies, type State, type Verb } from './protocol.js';
+import { ACCEPTS, isAscii, mailParameters, NOT_IMPLEMENTED, outOfSequence, type PathCommand, parsePath, REPLIES, type ServerReplies, type State, type Verb } from './protocol.js';
 import { LineReader } from './reader.js';
 import { formatReply, type Reply } from './reply.js';
+import { StartTls, type Upgradable } from './starttls.js';
 
 /** The limits and identity a session runs with. */
 export interface SessionLimits {
@@ -55,8 +56,7 @@ export class Session implements SessionInfo {
   #stopWrite: (() => void) | undefined; // a throttled reply still being written
   #cut: DropAction | undefined; // cut the message being read after `afterBytes` octets
   #received = 0; // octets of the message being read
-  #offered = false; // the last EHLO reply offered STARTTLS
-  #tls: 'upgrade' | 'abort' | undefined; // after STARTTLS's 220: the handshake, or a forced failure of it
+  readonly #tls: StartTls;
 
   constructor(
     readonly id: string,
@@ -82,6 +82,7 @@ export class Session implements SessionInfo {
       else this.socket.resume();
     });
     this.socket = socket;
+    this.#tls = new StartTls(limits.tls);
     this.#attach(socket);
     this.#decide(() => this.handler.connect?.(this), limits.replies.greeting, (reply) => {
       // §3.1: a 554 (any refusal but 421) keeps the session, answering 503 until QUIT.
@@ -91,7 +92,7 @@ export class Session implements SessionInfo {
 
   readonly #onData = (chunk: Buffer): void => {
     // A forced TLS failure: the client's first handshake bytes are answered by a close.
-    if (this.#tls === 'abort') return this.#drop({ kind: 'close' });
+    if (this.#tls.pending === 'abort') return this.#drop({ kind: 'close' });
     this.#corked(() => this.#reader.push(chunk));
   };
   readonly #onClose = (): void => this.#end();
@@ -155,69 +156,46 @@ export class Session implements SessionInfo {
 
   /** The EHLO reply: STARTTLS offered on a plain connection of a server with a certificate. */
   #ehlo(): Reply {
-    const offer = this.limits.tls !== undefined && !this.secure && (this.handler.offerTls?.(this) ?? true);
-    this.#offered = offer;
+    const offer = this.#tls.offer(this.secure, () => this.handler.offerTls?.(this) ?? true);
     return offer ? this.limits.replies.ehloTls : this.limits.replies.ehlo;
   }
 
-  /** RFC 3207 §4: 220 then the handshake; afterwards the session starts over (§4.2: EHLO again). */
+  /** RFC 3207 §4: 220 then the handshake (`starttls.ts`); afterwards the session starts over (§4.2: EHLO again). */
   #starttls(args: string): void {
-    if (args !== '') return this.#reply(REPLIES.noArguments);
-    if (this.secure) return this.#reply(REPLIES.alreadyTls);
-    // Not offered (no certificate, or the handler withheld it): as if not implemented, §4.2.4.
-    if (!this.#offered) return this.#reply(REPLIES.notImplemented);
+    const refused = this.#tls.refusal(args, this.secure);
+    if (refused !== undefined) return this.#reply(refused);
     this.#decide(() => this.handler.starttls?.(this), REPLIES.readyTls, (reply) => {
-      if (reply.code === 220) this.#upgrade();
+      if (reply.code === 220) this.#tls.upgrade(this.socket, this.#upgradable);
     });
   }
 
-  /** Re-attaches the session to a TLS socket over the same connection, keeping reader and handler. */
-  #upgrade(): void {
-    const plain = this.socket;
-    this.#tls = 'upgrade';
-    this.#reader.discard(); // §4.2: nothing sent in clear after STARTTLS is kept
-    // Only the session's own listeners: the server's (connection count) stay on the connection.
-    plain.off('data', this.#onData).off('close', this.#onClose).off('timeout', this.#onTimeout);
-    plain.setTimeout(0);
-    // The 220 is still corked: wrap the socket once it is flushed. The client's handshake cannot come
-    // before it has read the 220, so nothing arrives in between.
-    process.nextTick(() => this.#wrap(plain));
-  }
-
-  #wrap(plain: Socket): void {
-    if (this.#gone || plain.destroyed) return;
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.limits.tls! });
-    this.socket = secure;
-    this.#paused = false;
-    this.#attach(secure);
-    secure.once('secure', () => {
-      // §4.2: the server forgets everything it knew from the client before TLS.
-      this.#tls = undefined;
+  /** The session as STARTTLS re-attaches it: reader and handler stay, the socket changes. */
+  readonly #upgradable: Upgradable = {
+    gone: () => this.#gone,
+    detach: (plain) => {
+      this.#reader.discard();
+      // Only the session's own listeners: the server's (connection count) stay on the connection.
+      plain.off('data', this.#onData).off('close', this.#onClose).off('timeout', this.#onTimeout);
+    },
+    attach: (secure) => {
+      this.socket = secure;
+      this.#paused = false;
+      this.#attach(secure);
+    },
+    restart: () => {
       this.secure = true;
       this.#resetTransaction();
       this.helo = undefined;
       this.state = 'fresh';
       this.#reader.next();
-    });
-  }
+    },
+  };
 
   #mail(args: string): void {
     const from = parsePath(args, 'FROM');
     if (from === undefined) return this.#reply(REPLIES.badPath);
-    let utf8 = false;
-    for (const [key, value] of from.params) {
-      if (key === 'SIZE') { // RFC 1870 §6
-        if (typeof value !== 'string' || !/^\d{1,20}$/.test(value)) return this.#reply(REPLIES.badParameter);
-        if (Number(value) > this.limits.size) return this.#reply(REPLIES.tooBig);
-      } else if (key === 'BODY') { // RFC 6152 §2
-        if (typeof value !== 'string' || !/^(7BIT|8BITMIME)$/i.test(value)) return this.#reply(REPLIES.badParameter);
-      } else if (key === 'SMTPUTF8') { // RFC 6531 §3.4
-        if (value !== true) return this.#reply(REPLIES.badParameter);
-        utf8 = true;
-      } else {
-        return this.#reply(REPLIES.unknownParameter);
-      }
-    }
+    const utf8 = mailParameters(from, this.limits.size);
+    if (typeof utf8 !== 'boolean') return this.#reply(utf8);
     if (!utf8 && !isAscii(from.address)) return this.#reply(REPLIES.nonAscii);
     this.#decide(() => this.handler.mail?.(this, from), REPLIES.sender, (reply) => {
       if (reply.code >= 300) return;
@@ -241,6 +219,7 @@ export class Session implements SessionInfo {
   }
 
   #chunk(chunk: Buffer): void {
+    if (this.#gone) return; // cut: the rest of what the reader holds is nobody's
     if (this.#cut !== undefined) {
       this.#received += chunk.length;
       // The handler never sees the bytes of a message that is cut: nothing of it can be kept.
@@ -273,6 +252,8 @@ export class Session implements SessionInfo {
   }
 
   #dataEnd(size: number, overflow: boolean): void {
+    // Cut in this very read: the message's end was in the same chunk, but the connection is gone.
+    if (this.#gone) return;
     if (this.#cut !== undefined) return this.#drop(this.#cut); // the message was shorter than the cut
     this.state = 'ready';
     const finish = () => {
@@ -303,7 +284,7 @@ export class Session implements SessionInfo {
 
   #act(action: Action | undefined, fallback: Reply, then: (reply: Reply) => void): void {
     if (action?.kind === 'hang') return this.#hang(action.closeAfter);
-    if (action?.kind === 'tls-fail') return this.#reply(REPLIES.readyTls, false, () => { this.#tls = 'abort'; });
+    if (action?.kind === 'tls-fail') return this.#reply(REPLIES.readyTls, false, () => { this.#tls.pending = 'abort'; });
     if (action !== undefined && action.kind !== 'reply' && action.afterBytes !== undefined && fallback === REPLIES.startData) {
       // A cut mid-message: the client is invited to send it, and loses the connection part-way.
       this.#cut = action;
@@ -383,7 +364,7 @@ export class Session implements SessionInfo {
     }
     if (this.#gone) return;
     apply?.();
-    if (this.#tls !== undefined) return; // nothing is read in clear after STARTTLS's 220
+    if (this.#tls.pending !== undefined) return; // nothing is read in clear after STARTTLS's 220
     if (this.#closing && this.state !== 'data') return this.#reply(REPLIES.shuttingDown);
     this.#reader.next();
   }
@@ -417,14 +398,4 @@ export class Session implements SessionInfo {
       this.report(err, this);
     }
   }
-}
-
-/** The 503 for a command outside the states of `ACCEPTS` (§4.1.4, §3.3, §3.1). */
-function outOfSequence(verb: Verb, state: State): Reply {
-  if (state === 'refused') return REPLIES.badSequence;
-  if (state === 'fresh' && verb !== 'RCPT' && verb !== 'DATA') return REPLIES.needHelo;
-  if (verb === 'MAIL') return REPLIES.nestedMail;
-  if (verb === 'RCPT') return REPLIES.needMail;
-  if (verb === 'DATA') return state === 'mail' ? REPLIES.needRcpt : REPLIES.needMail;
-  return REPLIES.badSequence;
 }

@@ -3,10 +3,12 @@
  * against an interceptor's rules and a forced result is replied exactly, at its phase, after its delay;
  * everything else is accepted and the messages are kept for assertions.
  */
+import type { AddressInfo } from 'node:net';
 import { keepsMessage, messageVerdict } from '../adapters/verdict.js';
 import { acceptedMessage, type AcceptedMessage, parseHeaders, TagReader, type TagSource } from '../adapters/message.js';
-import { forcedAction, refusal } from '../adapters/forced-reply.js';
+import { forcedAction, refusal, replyOf, tlsRefusal } from '../adapters/forced-reply.js';
 import { type Attempt, type ForcedResult, type Interceptor, ValidationError } from '../index.js';
+import { CutRules, cutAtData } from './data-cut.js';
 import type { Action, SessionInfo, SmtpHandler } from '../smtp/handler.js';
 import { SmtpServer } from '../smtp/server.js';
 import { MESSAGE_STORE_DEFAULTS, MessageStore } from './message-store.js';
@@ -62,42 +64,30 @@ export interface FakeMx {
   close(): Promise<void>;
 }
 
-/**
- * A `data`-phase fault with `afterBytes` cuts the message: it must be decided at the DATA command, not
- * at the end. It is checked (counted, drawn) only when such a rule is the first candidate of a
- * recipient, so other rules stay decided once, at the end of the message.
- */
-function cutAtData(interceptor: Interceptor, s: SessionInfo, tags: readonly string[]): Action | undefined {
-  for (const recipient of s.rcptTo) {
-    const attempt: Attempt = { mta: s.remoteAddress, ip: s.localAddress, tags, recipient, phase: 'data' };
-    const first = interceptor.explain(attempt).winner?.fault;
-    if (first === undefined || !('afterBytes' in first) || first.afterBytes === undefined) continue;
-    const result = interceptor.check(attempt);
-    if (result?.fault !== undefined && 'afterBytes' in result.fault && result.fault.afterBytes !== undefined) return forcedAction(result);
-  }
-  return undefined;
-}
-
 /** The STARTTLS answer a tls fault forces: `refuse` is 454 4.7.0 (with the rule's text), `fail` aborts the handshake. */
 function starttlsAction(result: ForcedResult | undefined): Action | undefined {
   const fault = tlsOf(result);
   if (fault === 'fail') return { kind: 'tls-fail' };
-  if (fault !== 'refuse') return undefined;
-  const given = result?.rule.description;
-  const text = typeof given === 'string' ? given : 'TLS not available due to temporary reason';
-  return { kind: 'reply', reply: { code: 454, extended: '4.7.0', lines: [text] } };
+  return fault === 'refuse' ? { kind: 'reply', reply: replyOf(tlsRefusal(result!)) } : undefined;
 }
 
 const tlsOf = (result: ForcedResult | undefined) => (result?.fault?.kind === 'tls' ? result.fault.tls : undefined);
 
+/** @internal The fake MX's handler; `stop` stops it following the interceptor's rule events. */
+export interface FakeMxHandler extends SmtpHandler {
+  stop(): void;
+}
+
 /** @internal The engine handler applying `interceptor`'s rules; `store` receives accepted messages. */
-export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void, hostname?: string): SmtpHandler {
+export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefined, store: (message: AcceptedMessage) => void, hostname?: string): FakeMxHandler {
   const reader = new TagReader(tags);
   // The attempt's envelope side: the null reverse-path is the engine's '' and the rules' `<>`.
   const mx = hostname === undefined ? {} : { mx: hostname };
   const sender = (address: string | undefined) => (address === undefined ? undefined : address === '' ? '<>' : address);
   const bodies = new WeakMap<SessionInfo, Buffer[]>(); // the message being read, per session
+  const decidedAtData = new WeakMap<SessionInfo, Map<string, ForcedResult | undefined>>(); // see cutAtData
   const tlsFaults = new WeakMap<SessionInfo, ForcedResult>(); // decided with the greeting, acted on at EHLO/STARTTLS
+  const cutRules = new CutRules(interceptor);
   const check = (attempt: Attempt): Action | undefined => {
     try {
       return forcedAction(interceptor.check(attempt));
@@ -107,35 +97,49 @@ export function fakeMxHandler(interceptor: Interceptor, tags: TagSource | undefi
   };
   return {
     connect: (s) => {
-      const result = interceptor.check({ mta: s.remoteAddress, ip: s.localAddress, ...mx, phase: 'connect' });
+      const result = interceptor.check({ mta: s.remoteAddress, ip: s.localAddress, ...mx, phase: 'connect', tls: false });
       if (result?.fault?.kind === 'tls') tlsFaults.set(s, result);
       return forcedAction(result);
     },
     offerTls: (s) => tlsOf(tlsFaults.get(s)) !== 'unavailable',
     starttls: (s) => starttlsAction(tlsFaults.get(s)),
-    mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(from.address), ...mx, tags: reader.envelope(from.address), phase: 'mail' }),
-    rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt' }),
+    mail: (s, from) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(from.address), ...mx, tags: reader.envelope(from.address), phase: 'mail', tls: s.secure }),
+    rcpt: (s, to) => check({ mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), recipient: to.address, phase: 'rcpt', tls: s.secure }),
     data: (s) => {
-      const cut = cutAtData(interceptor, s, reader.envelope(s.mailFrom?.address));
-      if (cut === undefined) bodies.set(s, []);
-      return cut;
+      if (!cutRules.any) {
+        bodies.set(s, []);
+        return undefined;
+      }
+      const decided = new Map<string, ForcedResult | undefined>();
+      const base = { mta: s.remoteAddress, ip: s.localAddress, sender: sender(s.mailFrom?.address), ...mx, tags: reader.envelope(s.mailFrom?.address), tls: s.secure };
+      const cut = cutAtData(interceptor, base, s.rcptTo, decided);
+      if (cut !== undefined) return cut;
+      bodies.set(s, []);
+      if (decided.size > 0) decidedAtData.set(s, decided);
+      return undefined;
     },
     chunk: (s, chunk) => { bodies.get(s)?.push(chunk); },
     message: (s, size) => {
       const raw = Buffer.concat(bodies.get(s) ?? [], size);
       bodies.delete(s);
+      const decided = decidedAtData.get(s);
+      decidedAtData.delete(s);
       const headers = parseHeaders(raw);
       const mailFrom = s.mailFrom?.address ?? '';
       let verdict;
       try {
-        verdict = messageVerdict(interceptor, { mta: s.remoteAddress, ip: s.localAddress, sender: sender(mailFrom), ...mx }, s.rcptTo, reader.envelope(mailFrom), reader.header(headers));
+        verdict = messageVerdict(interceptor, { mta: s.remoteAddress, ip: s.localAddress, sender: sender(mailFrom), ...mx, tls: s.secure }, s.rcptTo, reader.envelope(mailFrom), reader.header(headers), decided);
       } catch (err) {
         return refusal(554, '5.6.0', err);
       }
       if (keepsMessage(verdict)) store(acceptedMessage(s.id, mailFrom, s.rcptTo, headers, raw, s.secure));
       return forcedAction(verdict);
     },
-    close: (s) => { bodies.delete(s); },
+    close: (s) => {
+      bodies.delete(s);
+      decidedAtData.delete(s);
+    },
+    stop: () => { cutRules.stop(); },
   };
 }
 
@@ -157,25 +161,36 @@ export async function createFakeMx(options: FakeMxOptions): Promise<FakeMx> {
     throw new ValidationError([{ code: 'invalid_option', message: `maxStoredBytes (${maxStoredBytes}) must be at least size (${size})`, param: 'maxStoredBytes' }]);
   }
   const store = new MessageStore<AcceptedMessage>({ maxBytes: maxStoredBytes, ...(maxMessages === undefined ? {} : { maxMessages }) });
-  const server = new SmtpServer({
-    handler: fakeMxHandler(interceptor, tags, (message) => {
-      store.add(message);
-      onMessage?.(message);
-    }, hostname),
-    size,
-    ...(hostname === undefined ? {} : { hostname }),
-    ...(tls === undefined ? {} : { tls: tls === true ? { key: TEST_KEY, cert: TEST_CERTIFICATE } : tls }),
-    // The client already got `451 4.3.0` (say a rule text the reply writer refuses, or an onMessage that
-    // threw): the warning says why, without ending the test process.
-    onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning'),
-  });
-  const address = await server.listen(port, host);
+  const handler = fakeMxHandler(interceptor, tags, (message) => {
+    store.add(message);
+    onMessage?.(message);
+  }, hostname);
+  let server: SmtpServer;
+  let address: AddressInfo;
+  try {
+    server = new SmtpServer({
+      handler,
+      size,
+      ...(hostname === undefined ? {} : { hostname }),
+      ...(tls === undefined ? {} : { tls: tls === true ? { key: TEST_KEY, cert: TEST_CERTIFICATE } : tls }),
+      // The client already got `451 4.3.0` (say a rule text the reply writer refuses, or an onMessage that
+      // threw): the warning says why, without ending the test process.
+      onError: (err) => process.emitWarning(err instanceof Error ? err : String(err), 'SmtpInterceptWarning'),
+    });
+    address = await server.listen(port, host);
+  } catch (err) {
+    handler.stop(); // a server that never ran must not keep following the interceptor
+    throw err;
+  }
   return {
     host,
     port: address.port,
     get messages() { return store.values(); },
     store,
     clear: () => { store.clear(); },
-    close: () => server.close(),
+    close: async () => {
+      handler.stop();
+      await server.close();
+    },
   };
 }

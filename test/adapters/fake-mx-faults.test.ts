@@ -156,4 +156,56 @@ describe('fake MX faults on the wire', () => {
     }
     assert.deepEqual((await transport().sendMail(mail)).accepted, ['bob@example.org']);
   });
+
+  // A cut is decided at the DATA command, the other data-phase rules at the end of the message: each
+  // rule must still be checked (counted, drawn) once per message, whatever the cut's draw was.
+  it('a cut whose message ends in the same read is checked once and keeps nothing', async () => {
+    const cut = await ic.add({ domain: 'example.org', fault: 'reset', phase: 'data', afterBytes: 10 });
+    for (let round = 1; round <= 5; round++) {
+      const c = await rawClient(mx.port);
+      await c.reply();
+      c.send('EHLO client.test\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<bob@example.org>\r\n');
+      for (let i = 0; i < 3; i++) await c.reply();
+      c.send('DATA\r\n');
+      assert.match(await c.reply(), /^354 /);
+      c.send('Subject: hi\r\n\r\nmore than ten octets\r\n.\r\n'); // one write: cut and end in one chunk
+      await c.closed();
+      assert.equal(ic.get(cut.id)?.hits, round);
+    }
+    assert.equal(mx.messages.length, 0);
+  });
+
+  it('a cut that is not drawn leaves the next rule counted once, and is not drawn again at the end', async () => {
+    const cut = await ic.add({ recipient: 'bob@example.org', fault: 'disconnect', phase: 'data', afterBytes: 10, probability: 0.5 });
+    const later = await ic.add({ domain: 'example.org', code: 451, extended: '4.3.0', description: 'try later', phase: 'data' });
+    const seen = { cut: 0, later: 0 };
+    for (let i = 0; i < 30; i++) {
+      const err = await transport().sendMail(mail).then(() => assert.fail(`message ${i} accepted`), (e: Error & { code?: string; responseCode?: number }) => e);
+      if (err.code === 'ECONNECTION') seen.cut++;
+      else if (err.responseCode === 451) seen.later++;
+      else assert.fail(`message ${i}: ${err.message}`);
+    }
+    assert.ok(seen.cut > 0 && seen.later > 0, `both rules played: ${JSON.stringify(seen)}`);
+    assert.deepEqual({ cut: ic.get(cut.id)?.hits, later: ic.get(later.id)?.hits }, seen, 'hits are what the client saw');
+    assert.equal(mx.messages.length, 0, 'a cut keeps nothing, and no cut happened after the whole message');
+  });
+
+  it('follows rules as they change: a cut added, turned into a reply, removed; stops following on close', async () => {
+    const code = (p: Promise<unknown>) => p.then(() => 'sent', (e: Error & { code?: string; responseCode?: number }) => e.code ?? 'error');
+    const selector = { recipient: 'bob@example.org', phase: 'data' } as const;
+    await ic.add({ ...selector, fault: 'disconnect', afterBytes: 10 });
+    assert.equal(await code(transport().sendMail(mail)), 'ECONNECTION');
+    await ic.add({ ...selector, code: 452 }); // the same selector: an update
+    assert.equal(await code(transport().sendMail(mail)), 'EMESSAGE');
+    await ic.add({ ...selector, fault: 'reset', afterBytes: 10, times: 1 }); // removed once used
+    assert.equal(await code(transport().sendMail(mail)), 'ESOCKET');
+    assert.equal(await code(transport().sendMail(mail)), 'sent');
+    const other = new Interceptor();
+    const listening = () => ['rule:added', 'rule:updated', 'rule:removed'].map((e) => other.listenerCount(e as 'rule:added'));
+    const idle = listening();
+    const extra = await createFakeMx({ interceptor: other });
+    assert.notDeepEqual(listening(), idle);
+    await extra.close();
+    assert.deepEqual(listening(), idle);
+  });
 });

@@ -4,7 +4,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { Interceptor } from '../../src/index.js';
-import { createFakeMx, type FakeMx, TEST_CERTIFICATE, TEST_KEY } from '../../src/testing/index.js';
+import { createFakeMx, type FakeMx, record, TEST_CERTIFICATE, TEST_KEY } from '../../src/testing/index.js';
 import { rawClient, type RawClient } from '../helpers/raw-smtp.js';
 
 let ic: Interceptor;
@@ -32,12 +32,22 @@ describe('fake MX STARTTLS', () => {
     mx.clear();
   });
 
-  it('a client requiring TLS delivers; the message records TLS', async () => {
+  it('a client requiring TLS delivers; the message and its attempts record TLS', async () => {
+    const recorder = record(ic);
     const info = await strict().sendMail(mail);
     assert.deepEqual(info.accepted, ['bob@example.org']);
     assert.equal(mx.messages[0]?.tls, true);
     await nodemailer.createTransport({ host: mx.host, port: mx.port, ignoreTLS: true }).sendMail(mail);
     assert.equal(mx.messages[1]?.tls, false);
+    recorder.stop();
+    // The greeting is always in clear; after STARTTLS every command is over TLS.
+    const tls = recorder.attempts.map((a) => `${a.attempt.phase}:${String(a.attempt.tls)}`);
+    assert.deepEqual(tls, ['connect:false', 'mail:true', 'rcpt:true', 'data:true', 'connect:false', 'mail:false', 'rcpt:false', 'data:false']);
+  });
+
+  it('a tls attempt field changes no rule\'s match', async () => {
+    const rule = await ic.add({ recipient: 'bob@example.org', code: 450 });
+    for (const tls of [true, false, undefined]) assert.equal(ic.check({ recipient: 'bob@example.org', phase: 'rcpt', ...(tls === undefined ? {} : { tls }) })?.rule.id, rule.id);
   });
 
   it('RFC 3207: offered after EHLO, the session starts over after the handshake, no second STARTTLS', async () => {

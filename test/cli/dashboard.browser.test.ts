@@ -75,7 +75,7 @@ describe('dashboard in chromium', () => {
     assert.equal(await send('bob@gmail.com', 'deferred one'), '421 4.7.0 try again later');
     const forced = page.locator('#attempt-rows tr[data-outcome=deferred]');
     await forced.first().waitFor();
-    assert.match(await forced.first().textContent() ?? '', /rcpt.*bob@gmail\.com.*421 4\.7\.0 try again later/);
+    assert.match(await forced.first().textContent() ?? '', /rcptno.*bob@gmail\.com.*421 4\.7\.0 try again later/);
     assert.equal(await page.evaluate<string>(`getComputedStyle(document.querySelector('#attempt-rows tr[data-outcome=deferred]')).backgroundColor`), 'rgb(255, 244, 214)');
     assert.equal(await send('carol@example.org', 'hello carol'), 'sent');
     await page.locator('#attempt-rows tr[data-outcome=passed]').first().waitFor();

@@ -91,7 +91,7 @@ describe('serve: dashboard, metrics, live attempts', () => {
       const rcpt = all[2];
       assert.deepEqual({ ...rcpt, at: typeof rcpt.at }, {
         at: 'string', forced: true, rule: rule.id, reply: '550 5.0.0 no such user', fault: null, outcome: 'failed',
-        attempt: { pool: null, mta: '127.0.0.1', domain: null, ip: '127.0.0.1', recipient: 'bob@gmail.com', sender: 'app@example.com', mx: null, tags: [], phase: 'rcpt' },
+        attempt: { pool: null, mta: '127.0.0.1', domain: null, ip: '127.0.0.1', recipient: 'bob@gmail.com', sender: 'app@example.com', mx: null, tags: [], phase: 'rcpt', tls: false },
       });
     } finally { await s.close(); }
   });

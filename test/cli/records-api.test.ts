@@ -94,11 +94,11 @@ describe('GET /v1/attempts', () => {
     const keys = ['at', 'attempt', 'fault', 'forced', 'outcome', 'reply', 'rule'];
     for (const entry of attempts) {
       assert.deepEqual(Object.keys(entry).sort(), keys);
-      assert.deepEqual(Object.keys(entry.attempt).sort(), ['domain', 'ip', 'mta', 'mx', 'phase', 'pool', 'recipient', 'sender', 'tags']);
+      assert.deepEqual(Object.keys(entry.attempt).sort(), ['domain', 'ip', 'mta', 'mx', 'phase', 'pool', 'recipient', 'sender', 'tags', 'tls']);
     }
     const connect = attempts.findLast((a: any) => a.attempt.phase === 'connect');
     assert.deepEqual({ ...connect, at: undefined, attempt: { ...connect.attempt, mta: undefined, ip: undefined } }, {
-      at: undefined, attempt: { pool: null, mta: undefined, domain: null, ip: undefined, recipient: null, sender: null, mx: null, tags: [], phase: 'connect' },
+      at: undefined, attempt: { pool: null, mta: undefined, domain: null, ip: undefined, recipient: null, sender: null, mx: null, tags: [], phase: 'connect', tls: false },
       forced: false, rule: null, reply: null, fault: null, outcome: 'passed',
     });
     const forced = attempts.findLast((a: any) => a.attempt.phase === 'rcpt');

@@ -135,8 +135,14 @@ describe('smtp-intercept serve', () => {
       const err = await transport.sendMail(mail).then(() => assert.fail('sent'), (e: Error & { code?: string }) => e);
       assert.equal(err.code, 'ECONNECTION');
       assert.deepEqual((await transport.sendMail(mail)).accepted, ['bob@example.org']);
-      const attempts = await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/attempts`, { headers: { authorization: `Bearer ${token}` } })).json() as { fault: string | null; outcome: string }[];
+      await nodemailer.createTransport({ host: '127.0.0.1', port: server.smtpPort, ignoreTLS: true }).sendMail(mail);
+      type Entry = { fault: string | null; outcome: string; attempt: { phase: string; tls: boolean | null } };
+      const attempts = await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/attempts`, { headers: { authorization: `Bearer ${token}` } })).json() as Entry[];
       assert.deepEqual(attempts.filter((a) => a.fault !== null).map((a) => [a.fault, a.outcome]), [['disconnect', 'deferred']]);
+      // Per connection: the greeting is always in clear; the rest over TLS after STARTTLS, else in clear.
+      const phases = (a: Entry) => `${a.attempt.phase}:${String(a.attempt.tls)}`;
+      const tls = ['connect:false', 'mail:true', 'rcpt:true', 'data:true'];
+      assert.deepEqual(attempts.map(phases), [...tls, ...tls, 'connect:false', 'mail:false', 'rcpt:false', 'data:false']);
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;

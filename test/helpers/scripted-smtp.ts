@@ -13,6 +13,11 @@ export interface Script {
   rcpt?: (address: string) => Lines | undefined;
   /** The reply after the message's final dot. */
   data?: Lines;
+  /**
+   * STARTTLS: whether EHLO offers it, and the reply to it (lines, or `abort`: `220`, then the
+   * connection is closed on the client's first handshake bytes). Unset: not offered, answered 502.
+   */
+  starttls?: { offer: boolean; reply: Lines | 'abort' };
 }
 
 export interface ScriptedSmtp {
@@ -40,7 +45,9 @@ export async function scriptedSmtp(script: Script = {}): Promise<ScriptedSmtp> {
     send(greeting);
     // RFC 5321 §3.1: after a 554 greeting the server answers 503 until QUIT.
     const refused = greeting.at(-1)!.startsWith('554');
+    let aborting = false;
     socket.on('data', (chunk: Buffer) => {
+      if (aborting) { socket.end(); return; }
       buffer += chunk.toString('latin1');
       for (let end = buffer.indexOf('\r\n'); end !== -1; end = buffer.indexOf('\r\n')) {
         const line = buffer.slice(0, end);
@@ -55,7 +62,12 @@ export async function scriptedSmtp(script: Script = {}): Promise<ScriptedSmtp> {
         const verb = line.slice(0, 4).toUpperCase();
         if (verb === 'QUIT') { send(['221 2.0.0 bye']); socket.end(); return; }
         if (refused) { send(['503 5.5.1 no service']); continue; }
-        if (verb === 'EHLO' || verb === 'HELO') send(['250-scripted', '250 8BITMIME']);
+        if (verb === 'EHLO' || verb === 'HELO') send(script.starttls?.offer === true ? ['250-scripted', '250-8BITMIME', '250 STARTTLS'] : ['250-scripted', '250 8BITMIME']);
+        else if (line.toUpperCase() === 'STARTTLS' && script.starttls !== undefined) {
+          const reply = script.starttls.reply;
+          send(reply === 'abort' ? ['220 2.0.0 Ready to start TLS'] : reply);
+          if (reply === 'abort') { aborting = true; return; }
+        }
         else if (verb === 'MAIL') { rcpts = []; send(script.mail ?? OK); }
         else if (verb === 'RCPT') {
           const address = /<([^>]*)>/.exec(line)?.[1] ?? '';
