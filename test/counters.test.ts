@@ -207,6 +207,16 @@ describe('counters survive restarts', () => {
   });
 });
 
+/** An interceptor saving every 20 ms to a CountingStore, with the error events it raised. */
+async function failable(): Promise<{ store: CountingStore; ic: Interceptor; errors: unknown[] }> {
+  const store = new CountingStore();
+  const ic = new Interceptor({ store, counterFlushMs: 20 });
+  const errors: unknown[] = [];
+  ic.on('error', (err) => errors.push(err));
+  await ic.ready();
+  return { store, ic, errors };
+}
+
 describe('counter saves', () => {
   it('check never writes: a burst of checks makes no store call, then one batch saves it after the interval', async () => {
     const store = new CountingStore();
@@ -242,11 +252,7 @@ describe('counter saves', () => {
   });
 
   it('a failed save is reported once per outage and its counts are kept for the next attempt', async () => {
-    const store = new CountingStore();
-    const ic = new Interceptor({ store, counterFlushMs: 20 });
-    const errors: unknown[] = [];
-    ic.on('error', (err) => errors.push(err));
-    await ic.ready();
+    const { store, ic, errors } = await failable();
     const rule = await ic.add({ domain: 'outage.example', code: 421, times: 100 });
     store.fail = new Error('disk full');
     for (let i = 0; i < 5; i++) ic.check({ domain: 'outage.example' });
@@ -263,11 +269,7 @@ describe('counter saves', () => {
   });
 
   it('a save of unknown outcome is not repeated: its counts may have landed, and must not land twice', async () => {
-    const store = new CountingStore();
-    const ic = new Interceptor({ store, counterFlushMs: 20 });
-    const errors: unknown[] = [];
-    ic.on('error', (err) => errors.push(err));
-    await ic.ready();
+    const { store, ic, errors } = await failable();
     await ic.add({ domain: 'unknown.example', code: 421 });
     store.fail = new StoreOutcomeUnknownError('saving counters: no answer within 2000 ms');
     for (let i = 0; i < 5; i++) ic.check({ domain: 'unknown.example' });
