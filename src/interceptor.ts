@@ -72,6 +72,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       install: (rule) => this.#install(rule),
       uninstall: (id, reason) => this.#delete(id, reason),
       error: (err) => { publishStoreError(this, 'background', err); report(this, err); },
+      ready: () => this.ready(),
     }, store, clusterStore);
   }
 
@@ -100,21 +101,21 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   async add(input: RuleInput): Promise<Rule> {
     this.#assertOpen();
-    await this.ready();
-    return this.#persistence.serial(async () => {
+    // Issued in call order with other mutations' writes in flight; applied in call order (write-pipeline.ts).
+    return this.#persistence.mutate(() => {
       const now = this.#now();
       const spec = parseRuleInput(input, now);
       const id = ruleId(spec);
-      const previous = this.#index.get(id);
+      const previous = this.#persistence.expected(id, this.#index.get(id)); // possibly an add still in flight
       const rule = new Rule(spec, id, previous?.created ?? now, now, 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
-      await this.#persistence.put(rule, () => {
+      return this.#persistence.put(rule, () => {
         rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
         this.#install(rule);
-      }).catch((err: unknown) => { publishStoreError(this, 'add', err); throw err; });
-      if (this.#persistence.budgets.budgeted(rule)) await this.#persistence.budgets.added(rule);
-      return rule;
-    });
+        // In the same step as the install: no check sees the rule with applications it has not reserved.
+        return this.#persistence.budgets.added(rule).then(() => rule);
+      });
+    }, (err) => publishStoreError(this, 'add', err));
   }
 
   /**
@@ -124,14 +125,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   async remove(selector: RuleInput | string): Promise<Rule | undefined> {
     this.#assertOpen();
     const id = typeof selector === 'string' ? selector : this.idOf(selector);
-    await this.ready();
-    return this.#persistence.serial(async () => {
-      const rule = this.#index.get(id);
-      if (!rule) return undefined;
-      // A rule used up while its removal was written is gone already: it is still the one removed.
-      return this.#persistence.delete([rule], () => this.#delete(id, 'deleted') ?? rule)
-        .catch((err: unknown) => { publishStoreError(this, 'remove', err); throw err; });
-    });
+    // A rule used up while its removal was written is gone already: it is still the one removed.
+    return this.#persistence.mutate(() => this.#persistence.delete(id, this.#index.get(id), (before) => this.#delete(id, 'deleted') ?? before),
+      (err) => publishStoreError(this, 'remove', err));
   }
 
   /**
@@ -164,11 +160,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (scope !== undefined && scope !== 'cluster' && scope !== 'instance') {
       throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
     }
-    await this.ready();
-    const inScope = (r: Rule) => scope === undefined || r.cluster === (scope === 'cluster');
-    return this.#persistence.serial(async () => this.#persistence.clear([...this.#index.values()].filter(inScope), scope, () => {
-      // The rules of the scope now: some may have been used up while the stores were cleared.
-      const removed = [...this.#index.values()].filter(inScope);
+    return this.#persistence.mutate(() => this.#persistence.clear(scope, (covers) => {
+      // The rules it covers now: some may have been used up while the stores were cleared.
+      const removed = [...this.#index.values()].filter(covers);
       if (removed.length === this.#index.size) {
         this.#index.clear();
         this.#expiry.clear();
@@ -182,7 +176,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         this.#removed(rule, 'cleared');
       }
       return removed.length;
-    }).catch((err: unknown) => { publishStoreError(this, 'clear', err); throw err; }));
+    }), (err) => publishStoreError(this, 'clear', err));
   }
 
   /**
