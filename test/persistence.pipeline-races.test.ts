@@ -136,3 +136,46 @@ describe('a second instance writes the same rules while writes are in flight', (
     });
   });
 });
+
+describe('what waits for writes in flight', () => {
+  it('close() resolves once every write in flight applied or failed: index = store', async () => {
+    const shared = new MemoryStore();
+    const store = new LatentStore(shared, ({ n }) => ({ fail: n % 10 === 9, answer: turns(n % 4) }));
+    const ic = new Interceptor({ store });
+    await ic.ready();
+    const calls = Array.from({ length: 100 }, (_, i) => ic.add({ domain: `d${i}.example`, code: 421 }).catch(() => undefined));
+    await ic.close();
+    assert.equal(ic.size, 90, 'every write answered: 90 stored, 10 failed');
+    assert.equal(await stored(shared), view(ic));
+    await Promise.all(calls);
+  });
+
+  for (const fails of [true, false]) {
+    it(`a rule used up while an update of it is in flight leaves the store ${fails ? 'once the update fails' : 'only if the update does not replace it'}`, async () => {
+      const shared = new MemoryStore();
+      const answer = deferred();
+      const store = new LatentStore(shared, ({ n }) => n === 1 ? { fail: fails, answer: answer.promise } : { fail: false, answer: Promise.resolve() });
+      const ic = new Interceptor({ store });
+      await ic.add({ domain: 'gmail.com', code: 421, times: 1 });
+      const update = ic.add({ domain: 'gmail.com', code: 450 }).catch(() => undefined);
+      while (store.calls < 2) await turns(1);
+      assert.equal(ic.check({ domain: 'gmail.com' })?.code, 421, 'used up: its background removal waits for the update');
+      answer.resolve();
+      await update;
+      await ic.close(); // waits for the background removal too
+      assert.equal(ic.list()[0]?.code, fails ? undefined : 450);
+      assert.equal(await stored(shared), view(ic));
+    });
+  }
+
+  it('concurrent adds of cluster times rules each resolve usable, holding their first reservation', async () => {
+    const shared = new MemoryStore();
+    const ic = new Interceptor({ clusterStore: new LatentStore(shared, ({ n }) => ({ fail: false, answer: turns(n % 3) })) });
+    await ic.ready();
+    const usable: boolean[] = [];
+    await Promise.all(Array.from({ length: 50 }, (_, i) => ic.add({ domain: `d${i}.example`, code: 421, times: 2, cluster: true })
+      .then((rule) => { usable.push(ic.get(rule.id)?.times === 1 && ic.check({ domain: `d${i}.example` })?.code === 421); })));
+    assert.deepEqual(usable, Array.from({ length: 50 }, () => true));
+    await ic.close();
+  });
+});
