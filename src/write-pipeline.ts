@@ -52,6 +52,7 @@ interface Touch {
 
 const ignore = (): void => undefined;
 
+/** Issues mutations in call order without waiting for earlier writes, and applies them in call order (internal). */
 export class WritePipeline {
   readonly #ready: () => Promise<void>;
   #issued: Promise<unknown> = Promise.resolve();
