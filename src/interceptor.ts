@@ -109,7 +109,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const previous = this.#persistence.expected(id, this.#index.get(id)); // possibly an add still in flight
       const rule = new Rule(spec, id, previous?.created ?? now, now, 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
-      return this.#persistence.put(rule, () => {
+      return this.#persistence.writes.put(rule, () => {
         rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
         this.#install(rule);
         // In the same step as the install: no check sees the rule with applications it has not reserved.
@@ -126,7 +126,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#assertOpen();
     const id = typeof selector === 'string' ? selector : this.idOf(selector);
     // A rule used up while its removal was written is gone already: it is still the one removed.
-    return this.#persistence.mutate(() => this.#persistence.delete(id, this.#index.get(id), (before) => this.#delete(id, 'deleted') ?? before),
+    return this.#persistence.mutate(() => this.#persistence.writes.delete(id, this.#index.get(id), (before) => this.#delete(id, 'deleted') ?? before),
       (err) => publishStoreError(this, 'remove', err));
   }
 
@@ -160,7 +160,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (scope !== undefined && scope !== 'cluster' && scope !== 'instance') {
       throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
     }
-    return this.#persistence.mutate(() => this.#persistence.clear(scope, (covers) => {
+    return this.#persistence.mutate(() => this.#persistence.writes.clear(scope, (covers) => {
       // The rules it covers now: some may have been used up while the stores were cleared.
       const removed = [...this.#index.values()].filter(covers);
       if (removed.length === this.#index.size) {
@@ -294,7 +294,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         this.#persistence.budgets.used(rule); // the shared budget decides when the rule is used up
       } else if (rule.remaining === 0) {
         this.#delete(rule.id, 'exhausted');
-        this.#persistence.forget(rule);
+        this.#persistence.writes.forget(rule);
       }
     }
     const result = (rule.result ??= forcedResult(rule));
@@ -345,7 +345,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       // Entries of rules since removed or replaced are stale: only the current rule object expires.
       if (this.#index.get(rule.id) === rule) {
         this.#delete(rule.id, 'expired');
-        this.#persistence.forget(rule);
+        this.#persistence.writes.forget(rule);
       }
     }
     // Stale entries are kept until they surface; compact when they outnumber the live ones.

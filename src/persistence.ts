@@ -21,6 +21,7 @@ import { SmtpInterceptError } from './errors.js';
 import type { Rule, RuleJSON } from './rule.js';
 import { restoreRule } from './stored-rule.js';
 import { type RuleStore, type StoreChange, StoreUnavailableError } from './store.js';
+import { durably, LocalWrites, type Sent, type Wrote } from './local-writes.js';
 import { type Issued, WritePipeline } from './write-pipeline.js';
 
 /** What the interceptor lets persistence do to its rule set. */
@@ -63,21 +64,6 @@ interface Stream {
 /** Changes held while writes are in flight; more means a runaway store, reported and dropped. */
 const MAX_HELD = 100_000;
 
-async function durably<T>(store: RuleStore, what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    if (err instanceof SmtpInterceptError) throw err; // already says what and where
-    throw new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/** Waits for every write; rejects with the first failure once all settled, so none outlives its mutation. */
-async function settleAll(writes: readonly Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}
-
 export class Persistence {
   readonly #host: PersistenceHost;
   readonly #store: RuleStore | undefined;
@@ -85,6 +71,8 @@ export class Persistence {
   readonly budgets: Budgets;
   #ready: Promise<void> | undefined;
   readonly #pipeline: WritePipeline;
+  /** What `add`, `remove`, `clear` and background removals write (see local-writes.ts). */
+  readonly writes: LocalWrites;
   #unwatch: (() => void)[] = [];
   readonly #streams = new Map<RuleStore, Stream>();
   readonly #loaded = new Set<RuleStore>();
@@ -101,6 +89,22 @@ export class Persistence {
     this.#store = store;
     this.#cluster = clusterStore;
     this.#pipeline = new WritePipeline(() => host.ready());
+    this.writes = new LocalWrites({
+      storeFor: (cluster) => this.storeFor(cluster),
+      get: (id) => host.get(id),
+      rules: () => host.rules(),
+      send: (stores, write) => this.#writing(stores, write),
+      stamp: (rule) => {
+        const revision = `${this.#origin}.${++this.#writes}`;
+        this.#revisions.set(rule, revision);
+        return { ...rule.toJSON(), revision };
+      },
+      cleared: (store, version) => {
+        const stream = this.#streams.get(store);
+        if (stream && typeof version === 'number') stream.cleared = version;
+      },
+      failed: (store, err) => this.#failed(store, err),
+    }, this.#pipeline);
     this.budgets = new Budgets({
       ...host,
       revisionOf: (rule) => this.#revisions.get(rule) ?? '',
@@ -160,85 +164,6 @@ export class Persistence {
     return this.#pipeline.expected(id, current);
   }
 
-  /** Sends a rule's write now; `apply` installs it once it is stored. */
-  put<T>(rule: Rule, apply: () => T): Issued<T> {
-    const store = this.storeFor(rule.cluster);
-    const touches = [{ rule, expected: rule }];
-    if (!store) return { touches, apply };
-    const revision = `${this.#origin}.${++this.#writes}`;
-    this.#revisions.set(rule, revision);
-    const json: RuleJSON = { ...rule.toJSON(), revision };
-    const write = this.#writing([store], (wrote) => durably(store, `storing rule ${rule.id}`, () => store.put(json)).then((v) => wrote(store, v, [rule.id])));
-    return { ...write, touches, apply };
-  }
-
-  /**
-   * Removes rule `id` (`current`: the installed one) from its store now, then `apply(before)` removes it
-   * from the index; `before` is the rule the id held once every earlier mutation applied. The removal is
-   * sent whenever the id may hold a rule by then (a write of it in flight may fail; removing an absent
-   * id changes nothing), and only then: otherwise nothing is written and `apply` is not called.
-   */
-  delete<T>(id: string, current: Rule | undefined, apply: (before: Rule | undefined) => T): Issued<T | undefined> {
-    const rule = current ?? this.#pipeline.touching(id);
-    if (!rule) return { apply: () => undefined };
-    // Nothing in flight may change the id: `current` is the rule removed, even if used up before the turn.
-    const quiet = this.#pipeline.quiet(id, current);
-    let before = quiet ? current : undefined;
-    return {
-      ...this.#deleting([rule]),
-      touches: [{ rule, expected: undefined }],
-      turn: () => { if (!quiet) before = this.#host.get(id); },
-      apply: () => apply(before),
-    };
-  }
-
-  /**
-   * Removes the rules of a `clear(scope)` from their stores now: a store holding only cleared scopes is
-   * cleared whole, one that also holds the other scope loses the ids of the scope installed or written
-   * by a mutation in flight. Then `apply(covers)` empties the index of the rules `covers` (of the scope,
-   * and not a rule another instance added to a partly cleared store meanwhile, which the store keeps).
-   */
-  clear<T>(scope: 'cluster' | 'instance' | undefined, apply: (covers: (rule: Rule) => boolean) => T): Issued<T> {
-    const inScope = (rule: Rule) => scope === undefined || scope === (rule.cluster ? 'cluster' : 'instance');
-    const stores = [...new Set([this.storeFor(true), this.storeFor(false)])].filter((s): s is RuleStore => s !== undefined);
-    const partly = new Map<RuleStore, Set<string>>();
-    for (const store of stores) {
-      const whole = [true, false].every((cluster) => this.storeFor(cluster) !== store || scope === undefined || scope === (cluster ? 'cluster' : 'instance'));
-      if (whole) continue;
-      const ids = new Set<string>();
-      for (const rules of [this.#host.rules(), this.#pipeline.inFlight()]) {
-        for (const rule of rules) if (inScope(rule) && this.storeFor(rule.cluster) === store) ids.add(rule.id);
-      }
-      partly.set(store, ids);
-    }
-    const covers = (rule: Rule) => {
-      const store = this.storeFor(rule.cluster);
-      const ids = store && partly.get(store);
-      return inScope(rule) && (ids === undefined || ids.has(rule.id));
-    };
-    const write = this.#writing(stores, (wrote) => settleAll(stores.map(async (store) => {
-      const ids = partly.get(store);
-      if (ids) return wrote(store, await durably(store, `removing ${ids.size} rule(s)`, () => store.delete([...ids])), [...ids]);
-      const version = await durably(store, 'clearing rules', () => store.clear());
-      const stream = this.#streams.get(store);
-      if (stream && typeof version === 'number') stream.cleared = version;
-      wrote(store, version);
-    })));
-    return { ...write, clears: covers, apply: () => apply(covers) };
-  }
-
-  /** Removes a rule that expired or was used up from its store, in the background. */
-  forget(rule: Rule): void {
-    if (!this.storeFor(rule.cluster)) return;
-    this.mutate(() => {
-      // A write of the id in flight may fail and leave this rule stored: decide once it settled.
-      if (this.#pipeline.touching(rule.id)) return { apply: () => this.forget(rule) };
-      // A newer rule of the id is installed (a later add, another instance's): the delete would wipe it out.
-      if (this.#host.get(rule.id) !== undefined) return { apply: () => undefined };
-      return { ...this.#deleting([rule]), touches: [{ rule, expected: undefined }], apply: () => undefined };
-    }).catch((err: unknown) => this.#failed(this.storeFor(rule.cluster), err));
-  }
-
   /**
    * Reports a background failure of a store. An unavailable store is reported once per outage: later
    * unavailability errors are the same outage until the store answers again (a write, a reservation,
@@ -252,20 +177,12 @@ export class Persistence {
     this.#host.error(err);
   }
 
-  /** Sends the removal of `rules` (of one scope) from their store now, if they have one. */
-  #deleting(rules: readonly Rule[]): Pick<Issued<unknown>, 'written' | 'settled'> {
-    const store = this.storeFor(rules[0]!.cluster);
-    if (!store) return {};
-    const ids = rules.map((r) => r.id);
-    return this.#writing([store], (wrote) => durably(store, `removing ${ids.length} rule(s)`, () => store.delete(ids)).then((v) => wrote(store, v, ids)));
-  }
-
   /**
    * Sends a mutation's writes now (`write` calls each store synchronously, and `wrote` as each resolves).
    * A watched store records the write as in flight until the mutation applied or failed, holding back
    * the reported changes it may precede (see `#flush`).
    */
-  #writing(stores: readonly RuleStore[], write: (wrote: (store: RuleStore, version: number | void, ids?: readonly string[]) => void) => Promise<unknown>): Pick<Issued<unknown>, 'written' | 'settled'> {
+  #writing(stores: readonly RuleStore[], write: (wrote: Wrote) => Promise<unknown>): Sent {
     const writes: [RuleStore, Stream, Write][] = [];
     for (const store of stores) {
       const stream = this.#streams.get(store);
