@@ -40,8 +40,6 @@ export class CounterFlush {
   /** The save in flight: saves run one after another, so a rule's deltas reach its store in order. */
   #saving: Promise<void> = Promise.resolve();
   #closed = false;
-  /** Saves running (a store call in flight). */
-  #running = 0;
 
   constructor(host: CounterHost, installed: (rule: Rule) => boolean, intervalMs: number) {
     this.#host = host;
@@ -82,11 +80,17 @@ export class CounterFlush {
   }
 
   /**
-   * Whether `rule` has counts not saved yet, or a save is in flight: an update saves them first (its
-   * JSON carries the hits, and a store may ignore the old revision's counts once the new one is in).
+   * Sends `rule`'s unsaved counts now, without waiting for a save in flight: an update issues this
+   * before it writes the new revision, and stores apply calls in call order, so the counts land on the
+   * revision they belong to before it is replaced. Never rejects; `close()` waits for it.
    */
-  unsaved(rule: Rule | undefined): boolean {
-    return rule !== undefined && (this.#tally.has(rule) || this.#running > 0);
+  saveNow(rule: Rule): void {
+    const tally = this.#tally.get(rule);
+    const store = this.#host.storeFor(rule.cluster);
+    if (tally === undefined || store?.saveCounters === undefined) return;
+    this.#tally.delete(rule);
+    const sent = this.#saveTo(store, [[rule, tally]]);
+    this.#saving = Promise.all([this.#saving, sent]).then(() => undefined);
   }
 
   /** Saves every tally now (after the save in flight, if any). Never rejects. */
@@ -118,12 +122,7 @@ export class CounterFlush {
       if (entries) entries.push(entry);
       else byStore.set(store, [entry]);
     }
-    this.#running++;
-    try {
-      await Promise.all([...byStore].map(([store, entries]) => this.#saveTo(store, entries)));
-    } finally {
-      this.#running--;
-    }
+    await Promise.all([...byStore].map(([store, entries]) => this.#saveTo(store, entries)));
     // Counted during the save, or kept from a failed one: saved one interval later.
     if (this.#tally.size > 0 && this.#timer === undefined) this.#arm();
   }

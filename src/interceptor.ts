@@ -77,6 +77,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       installAll: (rules) => this.#installAll(rules),
       uninstall: (id, reason) => this.#delete(id, reason),
       error: (err) => { publishStoreError(this, 'background', err); report(this, err); },
+      ready: () => this.ready(),
     }, store, clusterStore);
     this.#counters = new CounterFlush(this.#persistence, (rule) => this.#index.get(rule.id) === rule, counterFlushMs);
   }
@@ -106,27 +107,26 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   async add(input: RuleInput): Promise<Rule> {
     this.#assertOpen();
-    await this.ready();
-    return this.#persistence.serial(async () => {
-      let now = this.#now();
-      let spec = parseRuleInput(input, now);
+    // Issued in call order with other mutations' writes in flight; applied in call order (write-pipeline.ts).
+    return this.#persistence.mutate(() => {
+      const now = this.#now();
+      const spec = parseRuleInput(input, now);
       const id = ruleId(spec);
-      if (this.#counters.unsaved(this.#index.get(id))) {
-        // An update's JSON carries the hits counted so far: the old revision's are saved first, and
-        // the rule is timed after that wait (so `updated` follows the order of writes).
-        await this.#counters.flush();
-        spec = parseRuleInput(input, now = this.#now());
-      }
-      const previous = this.#index.get(id);
+      const previous = this.#persistence.expected(id, this.#index.get(id)); // possibly an add still in flight
+      // An update's JSON carries the hits counted so far; the replaced revision's unsaved counts are sent
+      // first (stores apply calls in call order), and those counted while the write is in flight move to
+      // the new revision when it is installed.
+      const installed = this.#index.get(id);
+      if (installed) this.#counters.saveNow(installed);
       const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.count ?? 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
-      await this.#persistence.put(rule, () => {
+      return this.#persistence.writes.put(rule, () => {
         rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
         this.#install(rule);
-      }).catch((err: unknown) => { publishStoreError(this, 'add', err); throw err; });
-      if (this.#persistence.budgets.budgeted(rule)) await this.#persistence.budgets.added(rule);
-      return rule;
-    });
+        // In the same step as the install: no check sees the rule with applications it has not reserved.
+        return this.#persistence.budgets.added(rule).then(() => rule);
+      });
+    }, (err) => publishStoreError(this, 'add', err));
   }
 
   /**
@@ -136,14 +136,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   async remove(selector: RuleInput | string): Promise<Rule | undefined> {
     this.#assertOpen();
     const id = typeof selector === 'string' ? selector : this.idOf(selector);
-    await this.ready();
-    return this.#persistence.serial(async () => {
-      const rule = this.#index.get(id);
-      if (!rule) return undefined;
-      // A rule used up while its removal was written is gone already: it is still the one removed.
-      return this.#persistence.delete([rule], () => this.#delete(id, 'deleted') ?? rule)
-        .catch((err: unknown) => { publishStoreError(this, 'remove', err); throw err; });
-    });
+    // A rule used up while its removal was written is gone already: it is still the one removed.
+    return this.#persistence.mutate(() => this.#persistence.writes.delete(id, this.#index.get(id), (before) => this.#delete(id, 'deleted') ?? before),
+      (err) => publishStoreError(this, 'remove', err));
   }
 
   /**
@@ -212,11 +207,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (scope !== undefined && scope !== 'cluster' && scope !== 'instance') {
       throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
     }
-    await this.ready();
-    const inScope = (r: Rule) => scope === undefined || r.cluster === (scope === 'cluster');
-    return this.#persistence.serial(async () => this.#persistence.clear([...this.#index.values()].filter(inScope), scope, () => {
-      // The rules of the scope now: some may have been used up while the stores were cleared.
-      const removed = [...this.#index.values()].filter(inScope);
+    return this.#persistence.mutate(() => this.#persistence.writes.clear(scope, (covers) => {
+      // The rules it covers now: some may have been used up while the stores were cleared.
+      const removed = [...this.#index.values()].filter(covers);
       if (removed.length === this.#index.size) {
         this.#index.clear();
         this.#expiry.clear();
@@ -230,7 +223,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         this.#removed(rule, 'cleared');
       }
       return removed.length;
-    }).catch((err: unknown) => { publishStoreError(this, 'clear', err); throw err; }));
+    }), (err) => publishStoreError(this, 'clear', err));
   }
 
   /**
@@ -352,7 +345,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         used = 1;
         if (rule.remaining === 0) {
           this.#delete(rule.id, 'exhausted');
-          this.#persistence.forget(rule);
+          this.#persistence.writes.forget(rule);
         }
       }
     }
@@ -424,7 +417,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       // Entries of rules since removed or replaced are stale: only the current rule object expires.
       if (this.#index.get(rule.id) === rule) {
         this.#delete(rule.id, 'expired');
-        this.#persistence.forget(rule);
+        this.#persistence.writes.forget(rule);
       }
     }
     // Stale entries are kept until they surface; compact when they outnumber the live ones.

@@ -3,11 +3,14 @@
  * effect, and applies the changes other instances made.
  *
  * The model, per watched store: the store orders its changes by version. A local change is written
- * first and applied once the store has it, with the version the write resolved to; changes the store
- * reports meanwhile wait, and are applied after it in the order reported. A reported change is
- * ignored when its version is not above the last one applied (reported twice), or not above this
- * instance's own write of the same rule (its echo, or older) or own clear. So every instance applies
- * the store's changes in the store's order, and an older version never replaces a newer one.
+ * first and applied once the store has it, with the version the write resolved to. Several local writes
+ * may be in flight (`WritePipeline`: sent in call order, applied in call order). A change the store
+ * reports waits while a local write that may come before it is unapplied: it is applied once the oldest
+ * unapplied local write has resolved to a version above the change's (it came first in the store), or
+ * once no local write is in flight; always in the order reported. A reported change is ignored when its
+ * version is not above the last one applied (reported twice), or not above this instance's own write of
+ * the same rule (its echo, or older) or own clear. So every instance applies the store's changes in the
+ * store's order, and an older version never replaces a newer one.
  *
  * Instance rules (`cluster: false`) live in `store`; cluster rules in `clusterStore`, or in `store`
  * when there is no cluster store.
@@ -18,6 +21,8 @@ import { SmtpInterceptError } from './errors.js';
 import type { Rule, RuleJSON } from './rule.js';
 import { restoreRule } from './stored-rule.js';
 import { type RuleStore, type StoreChange, StoreUnavailableError } from './store.js';
+import { durably, LocalWrites, type Sent, type Wrote } from './local-writes.js';
+import { type Issued, WritePipeline } from './write-pipeline.js';
 
 /** What the interceptor lets persistence do to its rule set. */
 export interface PersistenceHost {
@@ -32,32 +37,34 @@ export interface PersistenceHost {
   uninstall(id: string, reason: 'deleted' | 'expired' | 'exhausted' | 'cleared'): Rule | undefined;
   /** Reports a failure nobody awaits (a background write, an invalid change from another instance). */
   error(err: unknown): void;
+  /** Loads the stores (the interceptor's `ready`): every mutation is issued after it. */
+  ready(): Promise<void>;
+}
+
+/** A local write to a watched store, from its issue until its mutation applied or failed. */
+interface Write {
+  /** The version it resolved to, once it has. */
+  version?: number;
 }
 
 /** What this instance knows of a watched store's changes. */
 interface Stream {
   /** Version of the last reported change applied. */
   heard: number;
-  /** A local write or the load is in flight: reported changes wait in `held`. */
+  /** The load is in flight: reported changes wait in `held`. */
   busy: boolean;
+  /** Reported changes not applied yet (see the model above), in the order reported. */
   held: StoreChange[];
+  /** Local writes in flight, oldest first. */
+  writes?: Set<Write>;
   /** Ids this instance wrote, with the version of that write, until the store's reports pass it. */
   readonly own: Map<string, number>;
   /** Version of this instance's last clear of the store. */
   cleared: number;
 }
 
-/** Changes held during one write; more means a runaway store, reported and dropped. */
+/** Changes held while writes are in flight; more means a runaway store, reported and dropped. */
 const MAX_HELD = 100_000;
-
-async function durably<T>(store: RuleStore, what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    if (err instanceof SmtpInterceptError) throw err; // already says what and where
-    throw new StoreUnavailableError(`${what} failed: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 export class Persistence {
   readonly #host: PersistenceHost;
@@ -65,7 +72,9 @@ export class Persistence {
   readonly #cluster: RuleStore | undefined;
   readonly budgets: Budgets;
   #ready: Promise<void> | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #pipeline: WritePipeline;
+  /** What `add`, `remove`, `clear` and background removals write (see local-writes.ts). */
+  readonly writes: LocalWrites;
   #unwatch: (() => void)[] = [];
   readonly #streams = new Map<RuleStore, Stream>();
   readonly #loaded = new Set<RuleStore>();
@@ -81,6 +90,23 @@ export class Persistence {
     this.#host = host;
     this.#store = store;
     this.#cluster = clusterStore;
+    this.#pipeline = new WritePipeline(() => host.ready());
+    this.writes = new LocalWrites({
+      storeFor: (cluster) => this.storeFor(cluster),
+      get: (id) => host.get(id),
+      rules: () => host.rules(),
+      send: (stores, write) => this.#writing(stores, write),
+      stamp: (rule) => {
+        const revision = `${this.#origin}.${++this.#writes}`;
+        this.#revisions.set(rule, revision);
+        return { ...rule.toJSON(), revision };
+      },
+      cleared: (store, version) => {
+        const stream = this.#streams.get(store);
+        if (stream && typeof version === 'number') stream.cleared = version;
+      },
+      failed: (store, err) => this.#failed(store, err),
+    }, this.#pipeline);
     this.budgets = new Budgets({
       ...host,
       revisionOf: (rule) => rule.revision,
@@ -142,66 +168,17 @@ export class Persistence {
     }
   }
 
-  /** Runs mutations one at a time, so the stores and the index see them in the same order. */
-  serial<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(op);
-    this.#queue = result.catch(() => undefined);
-    return result;
-  }
-
-  /** Writes a rule, then `apply` installs it; rejects with StoreUnavailableError (nothing applied) when it cannot. */
-  put<T>(rule: Rule, apply: () => T): Promise<T> {
-    const store = this.storeFor(rule.cluster);
-    if (!store) return Promise.resolve(apply());
-    const revision = `${this.#origin}.${++this.#writes}`;
-    this.#revisions.set(rule, revision);
-    const json: RuleJSON = { ...rule.toJSON(), revision };
-    return this.#writing([store], async () => {
-      this.#own(store, await durably(store, `storing rule ${rule.id}`, () => store.put(json)), [rule.id]);
-    }, apply);
-  }
-
-  /** Removes rules from their stores, then `apply` removes them from the index. */
-  delete<T>(rules: readonly Rule[], apply: () => T): Promise<T> {
-    const stores = [...new Set(rules.map((r) => this.storeFor(r.cluster)))].filter((s): s is RuleStore => s !== undefined);
-    return this.#writing(stores, async () => {
-      for (const store of stores) {
-        const ids = rules.filter((r) => this.storeFor(r.cluster) === store).map((r) => r.id);
-        this.#own(store, await durably(store, `removing ${ids.length} rule(s)`, () => store.delete(ids)), ids);
-      }
-    }, apply);
-  }
-
   /**
-   * Removes the rules of a `clear(scope)` from their stores, then `apply` empties the index: a store
-   * holding only cleared scopes is cleared whole, one that also holds the other scope loses just these.
+   * Runs a mutation in the write pipeline (see `WritePipeline`): `issue` sends its writes in call order,
+   * once ready; its `apply` changes the index in call order, once they resolved.
    */
-  clear<T>(rules: readonly Rule[], scope: 'cluster' | 'instance' | undefined, apply: () => T): Promise<T> {
-    const cleared = (cluster: boolean) => scope === undefined || scope === (cluster ? 'cluster' : 'instance');
-    const stores = [...new Set([this.storeFor(true), this.storeFor(false)])].filter((s): s is RuleStore => s !== undefined);
-    return this.#writing(stores, async () => {
-      for (const store of stores) {
-        const whole = (this.storeFor(true) !== store || cleared(true)) && (this.storeFor(false) !== store || cleared(false));
-        if (whole) {
-          const version = await durably(store, 'clearing rules', () => store.clear());
-          const stream = this.#streams.get(store);
-          if (stream && typeof version === 'number') stream.cleared = version;
-        } else {
-          const ids = rules.filter((r) => this.storeFor(r.cluster) === store).map((r) => r.id);
-          this.#own(store, await durably(store, `removing ${ids.length} rule(s)`, () => store.delete(ids)), ids);
-        }
-      }
-    }, apply);
+  mutate<T>(issue: () => Issued<T>, writeFailed?: (err: unknown) => void): Promise<Awaited<T>> {
+    return this.#pipeline.run(issue, writeFailed);
   }
 
-  /** Removes a rule that expired or was used up from its store, in the background. */
-  forget(rule: Rule): void {
-    if (!this.storeFor(rule.cluster)) return;
-    // In the mutation queue, so it cannot overtake an add of the same selector; and skipped when such an
-    // add has installed a newer version meanwhile, which the delete would otherwise wipe out.
-    this.serial(async () => {
-      if (this.#host.get(rule.id) === undefined) await this.delete([rule], () => undefined);
-    }).catch((err: unknown) => this.#failed(this.storeFor(rule.cluster), err));
+  /** The rule `id` holds once the mutations in flight apply, given the installed `current`. */
+  expected(id: string, current: Rule | undefined): Rule | undefined {
+    return this.#pipeline.expected(id, current);
   }
 
   /**
@@ -217,17 +194,38 @@ export class Persistence {
     this.#host.error(err);
   }
 
-  /** Marks `stores` busy while `write` runs and `apply` changes the index, then applies what they reported meanwhile. */
-  async #writing<T>(stores: readonly RuleStore[], write: () => Promise<void>, apply: () => T): Promise<T> {
-    const streams = stores.map((s) => [s, this.#streams.get(s)] as const).filter((e): e is readonly [RuleStore, Stream] => e[1] !== undefined);
-    for (const [, stream] of streams) stream.busy = true;
-    try {
-      await write();
-      for (const store of stores) this.#outages.delete(store);
-      return apply();
-    } finally {
-      for (const [store, stream] of streams) this.#drain(store, stream);
+  /**
+   * Sends a mutation's writes now (`write` calls each store synchronously, and `wrote` as each resolves).
+   * A watched store records the write as in flight until the mutation applied or failed, holding back
+   * the reported changes it may precede (see `#flush`).
+   */
+  #writing(stores: readonly RuleStore[], write: (wrote: Wrote) => Promise<unknown>): Sent {
+    const writes: [RuleStore, Stream, Write][] = [];
+    for (const store of stores) {
+      const stream = this.#streams.get(store);
+      if (!stream) continue;
+      const record: Write = {};
+      (stream.writes ??= new Set()).add(record);
+      writes.push([store, stream, record]);
     }
+    const written = write((store, version, ids) => {
+      this.#outages.delete(store);
+      if (ids) this.#own(store, version, ids);
+      const entry = writes.find(([s]) => s === store);
+      if (entry && typeof version === 'number') {
+        entry[2].version = version;
+        this.#flush(store, entry[1]);
+      }
+    });
+    return {
+      written,
+      settled: () => {
+        for (const [store, stream, record] of writes) {
+          stream.writes?.delete(record);
+          this.#flush(store, stream);
+        }
+      },
+    };
   }
 
   /** Records this instance's write of `ids` at `version`: reported changes up to it are its echo or older. */
@@ -245,16 +243,29 @@ export class Persistence {
     this.#outages.delete(store);
     const stream = this.#streams.get(store);
     if (!stream) return;
-    if (!stream.busy) return this.#apply(store, stream, change);
     if (stream.held.length < MAX_HELD) stream.held.push(change);
-    else this.#host.error(new SmtpInterceptError('store_invalid', `more than ${MAX_HELD} changes reported during one write; later ones were dropped`));
+    else this.#host.error(new SmtpInterceptError('store_invalid', `more than ${MAX_HELD} changes reported while writes were in flight; later ones were dropped`));
+    this.#flush(store, stream);
   }
 
+  /** The load is done: applies what was reported meanwhile (as far as writes in flight allow). */
   #drain(store: RuleStore, stream: Stream): void {
     stream.busy = false;
-    const held = stream.held;
-    stream.held = [];
-    for (const change of held) this.#apply(store, stream, change);
+    this.#flush(store, stream);
+  }
+
+  /**
+   * Applies the held changes, in the order reported, up to the first that an unapplied local write may
+   * precede in the store: one at or above the version of the oldest unapplied write, or any while that
+   * write has not resolved yet (its version is unknown).
+   */
+  #flush(store: RuleStore, stream: Stream): void {
+    if (stream.busy) return;
+    const oldest: Write | undefined = stream.writes?.values().next().value;
+    let n = oldest === undefined ? stream.held.length : 0;
+    // A change without a number passes through: `#apply` reports it.
+    if (oldest?.version !== undefined) while (n < stream.held.length && !(stream.held[n]!.version >= oldest.version)) n++;
+    if (n > 0) for (const change of stream.held.splice(0, n)) this.#apply(store, stream, change);
   }
 
   #apply(store: RuleStore, stream: Stream, change: StoreChange): void {
@@ -331,7 +342,7 @@ export class Persistence {
     for (const unwatch of this.#unwatch) unwatch();
     this.#unwatch = [];
     this.#streams.clear();
-    await this.#queue;
+    await this.#pipeline.idle();
     await this.budgets.close();
   }
 }

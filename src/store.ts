@@ -55,6 +55,12 @@ export function withCounters(rule: RuleJSON, delta: CounterDelta): RuleJSON | un
  * the store's sense; a rejection means nothing changed. Stores are written through the engine only:
  * `Interceptor` validates every rule it loads or hears about.
  *
+ * A store applies `put`, `delete` and `clear` in the order they are called, whether or not earlier
+ * calls have resolved: the engine sends the writes of concurrent mutations without waiting for one
+ * another (so they may share one fsync) and relies on this order. Their promises may resolve in any
+ * order. (A store that queues its writes, sends them on one connection, or applies them synchronously
+ * at the call has it.)
+ *
  * A store that reports changes (`watch`) orders them: every write resolves to its version (a number
  * that grows with every change of the store), and every reported change carries the version of the
  * change it reports. A store may report a change before or after the write that made it resolves,
