@@ -100,14 +100,17 @@ export class FileStore implements RuleStore {
     return [...(await this.#current()).rules.values()];
   }
 
+  /** Appends a `put` record; resolves once it is fsynced. */
   put(rule: RuleJSON): Promise<void> {
     return this.#append({ put: rule });
   }
 
+  /** Appends a `delete` record of the ids (absent ones are ignored at replay); resolves once it is fsynced. */
   delete(ids: readonly string[]): Promise<void> {
     return this.#append({ delete: [...ids] });
   }
 
+  /** Appends a `clear` record; resolves once it is fsynced (the next compaction shrinks the file). */
   clear(): Promise<void> {
     return this.#append({ clear: true });
   }
