@@ -31,6 +31,9 @@ export interface FileStoreOptions {
   compactionSlack?: number;
 }
 
+/** Changes per write at most: a flood of concurrent calls is written in bounded buffers, in call order. */
+const MAX_BATCH = 4096;
+
 interface Change {
   readonly record: JournalRecord;
   readonly resolve: () => void;
@@ -100,14 +103,17 @@ export class FileStore implements RuleStore {
     return [...(await this.#current()).rules.values()];
   }
 
+  /** Appends a `put` record; resolves once it is fsynced. */
   put(rule: RuleJSON): Promise<void> {
     return this.#append({ put: rule });
   }
 
+  /** Appends a `delete` record of the ids (absent ones are ignored at replay); resolves once it is fsynced. */
   delete(ids: readonly string[]): Promise<void> {
     return this.#append({ delete: [...ids] });
   }
 
+  /** Appends a `clear` record; resolves once it is fsynced (the next compaction shrinks the file). */
   clear(): Promise<void> {
     return this.#append({ clear: true });
   }
@@ -173,9 +179,8 @@ export class FileStore implements RuleStore {
   async #run(): Promise<void> {
     for (;;) {
       if (this.#compaction?.snapshot) await this.#swap(this.#compaction, this.#compaction.snapshot);
-      const batch = this.#pending;
-      if (batch.length === 0) return this.#closeHandle(); // no descriptor is held while idle
-      this.#pending = [];
+      if (this.#pending.length === 0) return this.#closeHandle(); // no descriptor is held while idle
+      const batch = this.#pending.splice(0, MAX_BATCH);
       this.#wrote = true;
       let state: State;
       try {

@@ -174,6 +174,19 @@ describe('FileStore 0.1.0 files', () => {
   });
 });
 
+describe('FileStore group commit', () => {
+  it('writes 10,000 concurrent changes in call order (several bounded batches)', async () => {
+    const path = fresh();
+    const store = new FileStore(path);
+    await Promise.all(Array.from({ length: 10_000 }, (_, i) => store.put(rule(`r${i % 7000}`, { hits: i }))));
+    await store.close();
+    const loaded = await new FileStore(path).load();
+    assert.equal(loaded.length, 7000);
+    assert.deepEqual(loaded.slice(0, 3).map((r) => r.hits), [7000, 7001, 7002], 'the later put of each id');
+    assert.equal(lines(path).length, 10_002, 'one record per change');
+  });
+});
+
 describe('FileStore options', () => {
   for (const [options, message] of [
     [{ compactionSlack: -1 }, /compactionSlack must be an integer >= 0 \(got -1\)/],
