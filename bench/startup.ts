@@ -22,18 +22,15 @@ import { startRedis } from '../test/helpers/redis-server.js';
 import { startupInputAt, storedAt } from './workload.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
-/**
- * The one function to adapt when FileStore's format changes: writes `size` stored rules as the file
- * FileStore reads (one JSON document, `{"version":1,"rules":[...]}`), in chunks to bound memory.
- */
+/** Writes `size` stored rules as the FileStore journal the store reads, in chunks to bound memory. */
 function writeRuleFile(path: string, size: number): void {
-  writeFileSync(path, '{"version":1,"rules":[');
+  // FileStore's journal: a header line, then one `put` record per line (docs/stores.md).
+  writeFileSync(path, '{"format":"smtp-intercept-journal","version":2}\n');
   for (let start = 0; start < size; start += 10_000) {
     const chunk: string[] = [];
-    for (let i = start; i < Math.min(size, start + 10_000); i++) chunk.push(JSON.stringify(storedAt(i, false)));
-    appendFileSync(path, (start === 0 ? '' : ',') + chunk.join(','));
+    for (let i = start; i < Math.min(size, start + 10_000); i++) chunk.push(`{"put":${JSON.stringify(storedAt(i, false))}}\n`);
+    appendFileSync(path, chunk.join(''));
   }
-  appendFileSync(path, ']}');
 }
 
 /** Fills RedisStore's hash (prefix `startup-<size>`) with pipelined HSETs in its key layout, and its version. */
