@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Budgets } from './budgets.js';
-import { SmtpInterceptError } from './errors.js';
+import { SmtpInterceptError, ValidationError } from './errors.js';
 import type { Rule, RuleJSON } from './rule.js';
 import { restoreRule } from './stored-rule.js';
 import { type RuleStore, type StoreChange, StoreUnavailableError } from './store.js';
@@ -160,6 +160,10 @@ export class Persistence {
       } catch (err) {
         unwatch?.();
         this.#streams.delete(store);
+        // An invalid stored rule names its rule; the store's description says where it is (a file's path).
+        if (err instanceof ValidationError && store.description) {
+          throw new ValidationError(err.details.map((d) => ({ ...d, message: `${store.description}: ${d.message}` })), { cause: err });
+        }
         throw err;
       }
       if (unwatch) this.#unwatch.push(unwatch);

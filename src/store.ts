@@ -121,6 +121,8 @@ export interface RuleStore {
    * deltas for its next attempt).
    */
   saveCounters?(deltas: readonly CounterDelta[]): Promise<void>;
+  /** How errors name this store (e.g. `rule file ./rules.json`): an invalid stored rule is reported with it. */
+  readonly description?: string;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }

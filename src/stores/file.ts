@@ -64,6 +64,8 @@ type State = { -readonly [K in keyof LoadedFile]: LoadedFile[K] };
 export class FileStore implements RuleStore {
   /** The file's path. */
   readonly path: string;
+  /** How errors name this store: `rule file <path>`. */
+  readonly description: string;
   readonly #warn: (message: string) => void;
   readonly #slack: number;
   #state: State | undefined;
@@ -91,6 +93,7 @@ export class FileStore implements RuleStore {
     }
     this.#slack = compactionSlack;
     this.path = path;
+    this.description = `rule file ${path}`;
     this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, { code: 'SMTP_INTERCEPT_FILE_STORE' }));
   }
 

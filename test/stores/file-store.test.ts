@@ -79,13 +79,14 @@ describe('FileStore', () => {
     });
   }
 
-  it('refuses a stored rule the engine would refuse, naming it; the file stays as it is until repaired', async () => {
+  it('refuses a stored rule the engine would refuse, naming it and the file; the file stays as it is until repaired', async () => {
     const path = fresh();
     const content = JSON.stringify({ version: 1, rules: [{ id: 'x', code: 999, cluster: false, created: '2026-01-01T00:00:00Z', updated: '2026-01-01T00:00:00Z', hits: 0 }] });
     writeFileSync(path, content);
     const ic = new Interceptor({ store: new FileStore(path) });
-    await assert.rejects(ic.ready(), /stored rule x: code must be/);
-    await assert.rejects(ic.add({ domain: 'a.example', code: 421 }), /stored rule x: code must be/);
+    const named = (err: unknown) => err instanceof Error && err.message.startsWith(`rule file ${path}: stored rule x: code must be`);
+    await assert.rejects(ic.ready(), named);
+    await assert.rejects(ic.add({ domain: 'a.example', code: 421 }), named);
     assert.equal(readFileSync(path, 'utf8'), content);
     writeFileSync(path, '{"version":1,"rules":[]}');
     await ic.ready();
