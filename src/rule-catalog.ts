@@ -19,6 +19,17 @@ type Value = string | boolean;
 const compareValues = (a: Value, b: Value) => (a < b ? -1 : a > b ? 1 : 0);
 const byField = (field: Field) => (a: Rule, b: Rule) => compareValues(a[field]!, b[field]!) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
+/**
+ * `rules` in (value, id) order. The values and ids are read once into arrays and an index array is
+ * sorted: comparing array elements is several times cheaper than reading a field by name per comparison.
+ */
+function sortedBy(field: Field, rules: readonly Rule[]): Rule[] {
+  const values = rules.map((rule) => rule[field]!);
+  const ids = rules.map((rule) => rule.id);
+  const order = Uint32Array.from(rules.keys()).sort((a, b) => compareValues(values[a]!, values[b]!) || (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+  return Array.from(order, (i) => rules[i]!);
+}
+
 /** Merges two id-ordered streams of rules into one in id order. */
 function* mergeById(a: Iterator<Rule>, b: Iterator<Rule>): Generator<Rule, void, undefined> {
   let x = a.next();
@@ -62,6 +73,19 @@ export class RuleCatalog {
     rule.seq = ++this.#seq;
     if (!this.#fields[CLUSTER]!.add(rule)) return; // recorded already: every list holds it
     for (let f = 0; f < FILTER_FIELDS.length; f++) if (f !== CLUSTER && rule[FILTER_FIELDS[f]!] !== undefined) this.#fields[f]!.add(rule);
+  }
+
+  /**
+   * Records rules that replace none (a store's snapshot at start-up): each list sorted once instead of
+   * an insert per rule (measured: the inserts were ~40% of a million-rule `ready()`).
+   */
+  setMany(rules: readonly Rule[]): void {
+    const byList: Rule[][] = FILTER_FIELDS.map(() => []);
+    for (const rule of rules) {
+      rule.seq = ++this.#seq;
+      for (let f = 0; f < FILTER_FIELDS.length; f++) if (rule[FILTER_FIELDS[f]!] !== undefined) byList[f]!.push(rule);
+    }
+    for (let f = 0; f < FILTER_FIELDS.length; f++) if (byList[f]!.length > 0) this.#fields[f]!.addSorted(sortedBy(FILTER_FIELDS[f]!, byList[f]!));
   }
 
   /** Forgets `rule`. */

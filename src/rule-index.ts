@@ -87,27 +87,43 @@ export class RuleIndex {
 
   /** Inserts `rule`, replacing the rule with the same id; returns the replaced one. */
   set(rule: Rule): Rule | undefined {
-    const previous = this.#byId.get(rule.id);
-    if (previous) this.#unlink(previous);
-    this.#byId.set(rule.id, rule);
+    const previous = this.#link(rule);
     this.catalog.set(rule, previous);
-    const shape = this.#shapes.get(rule.shape) ?? this.#occupy(rule.shape);
-    const slot = shape.slots.get(rule.key);
-    shape.slots.set(rule.key, slot === undefined ? rule : Array.isArray(slot) ? [...slot, rule] : [slot, rule]);
-    if (slot === undefined && shape.filter.add(keyHash(shape, rule.key))) rebuild(shape, 0);
     return previous;
   }
 
   /**
-   * Inserts many rules (a store's snapshot): `set` for each, in order, calling `each` with the rule and
-   * the one it replaced. Each shape's key filter is sized once for all its new keys, instead of being
-   * rebuilt every time it doubles.
+   * Inserts many rules (a store's snapshot), as `set` would one by one, then calls `each` with every
+   * rule and the one it replaced. Each shape's key filter is sized once for all its new keys, and the
+   * listing index sorts its lists once, instead of growing with every rule.
    */
   load(rules: readonly Rule[], each: (rule: Rule, previous: Rule | undefined) => void): void {
     const added = new Map<number, number>();
     for (const rule of rules) added.set(rule.shape, (added.get(rule.shape) ?? 0) + 1);
     for (const [id, count] of added) rebuild(this.#shapes.get(id) ?? this.#occupy(id), count);
-    for (const rule of rules) each(rule, this.set(rule));
+    const replaced: (Rule | undefined)[] = new Array<Rule | undefined>(rules.length);
+    // Rules new to the catalog (replacing none, or one of this batch): recorded together below.
+    const fresh = new Map<string, Rule>();
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      const previous = (replaced[i] = this.#link(rule));
+      if (previous === undefined || fresh.get(rule.id) === previous) fresh.set(rule.id, rule);
+      else this.catalog.set(rule, previous);
+    }
+    this.catalog.setMany([...fresh.values()]);
+    for (let i = 0; i < rules.length; i++) each(rules[i]!, replaced[i]);
+  }
+
+  /** Puts `rule` into the match index (replacing its id); returns the replaced rule. */
+  #link(rule: Rule): Rule | undefined {
+    const previous = this.#byId.get(rule.id);
+    if (previous) this.#unlink(previous);
+    this.#byId.set(rule.id, rule);
+    const shape = this.#shapes.get(rule.shape) ?? this.#occupy(rule.shape);
+    const slot = shape.slots.get(rule.key);
+    shape.slots.set(rule.key, slot === undefined ? rule : Array.isArray(slot) ? [...slot, rule] : [slot, rule]);
+    if (slot === undefined && shape.filter.add(keyHash(shape, rule.key))) rebuild(shape, 0);
+    return previous;
   }
 
   /** Removes the rule with `id`; returns it. */
