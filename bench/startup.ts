@@ -10,12 +10,12 @@
 // shared machine it moves far less with other load.
 import { spawnSync } from 'node:child_process';
 import { subscribe } from 'node:diagnostics_channel';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { Redis } from 'ioredis';
-import { channels, Interceptor, MemoryStore, type RuleJSON, type RuleStore } from '../src/index.js';
+import { channels, Interceptor, MemoryStore, type RuleStore } from '../src/index.js';
 import { FileStore } from '../src/stores/file.js';
 import { RedisStore } from '../src/stores/redis.js';
 import { startRedis } from '../test/helpers/redis-server.js';
@@ -57,8 +57,7 @@ async function child(scenario: string, size: number, dir: string, url: string): 
   let cluster: RuleStore | undefined;
   if (scenario === 'memory') {
     store = new MemoryStore();
-    const file = JSON.parse(readFileSync(join(dir, `rules-${size}.json`), 'utf8')) as { rules: RuleJSON[] };
-    for (const json of file.rules) await store.put(json);
+    for (let i = 0; i < size; i++) await store.put(storedAt(i, false));
   } else if (scenario === 'file' || scenario === 'file-load') {
     store = new FileStore(join(dir, `rules-${size}.json`));
   } else if (scenario === 'redis' || scenario === 'redis-load') {
