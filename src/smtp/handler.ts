@@ -1,7 +1,7 @@
 /**
  * @internal What the engine asks the code that runs it: at each step of a session, an *action*: a reply
  * (the engine's default when omitted) after an optional delay, or a socket fault (close, reset, hang),
- * performed by the session in one place (`fault-actions.ts`).
+ * which the session performs with its `FaultActions` (`fault-actions.ts`).
  */
 import type { PathCommand, State } from './protocol.js';
 import type { Reply } from './reply.js';
@@ -41,6 +41,9 @@ export type Action = ReplyAction | DropAction | HangAction | TlsFailAction;
 
 /** A handler's answer: an action, `undefined` for the engine's default, or a promise of either. */
 export type Decision = Action | undefined | PromiseLike<Action | undefined>;
+
+/** Whether a handler answered with a promise (any thenable): then the session waits for it. */
+export const isThenable = <T>(value: unknown): value is PromiseLike<T> => typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 
 /** What a handler can read of a session. */
 export interface SessionInfo {

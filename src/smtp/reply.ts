@@ -63,3 +63,18 @@ export function formatReply(reply: Reply): string {
   }
   return out;
 }
+
+// Frozen replies (the engine's own, a server's greeting, a rule's) never change: each is formatted once.
+const WIRE = new WeakMap<Reply, string>();
+
+/**
+ * {@link formatReply}, remembered for a frozen reply (with frozen lines).
+ * @throws {ReplyError} as `formatReply` does.
+ */
+export function wireOf(reply: Reply): string {
+  let wire = WIRE.get(reply);
+  if (wire !== undefined) return wire;
+  wire = formatReply(reply);
+  if (Object.isFrozen(reply) && Object.isFrozen(reply.lines)) WIRE.set(reply, wire);
+  return wire;
+}

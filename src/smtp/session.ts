@@ -1,14 +1,18 @@
 /**
  * @internal One SMTP connection: follows the tables of `protocol.ts`, asks the handler for an action at
- * each step, and writes every reply through `formatReply`. Framing is the reader's.
+ * each step, and writes every reply through `formatReply`. Framing is the reader's, the socket
+ * `connection.ts`'s, the timing and ending of fault actions `fault-actions.ts`'s, the hand-over of
+ * message bytes `message-intake.ts`'s.
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { drop, writeThrottled } from './faults.js';
-import type { Action, Decision, DropAction, SessionInfo, SmtpHandler } from './handler.js';
+import { Connection } from './connection.js';
+import { FaultActions } from './fault-actions.js';
+import { type Action, type Decision, isThenable, type SessionInfo, type SmtpHandler } from './handler.js';
+import { MessageIntake } from './message-intake.js';
 import { ACCEPTS, isAscii, mailParameters, NOT_IMPLEMENTED, outOfSequence, type PathCommand, parsePath, REPLIES, type ServerReplies, type State, type Verb } from './protocol.js';
 import { LineReader } from './reader.js';
-import { formatReply, type Reply } from './reply.js';
+import { type Reply, wireOf } from './reply.js';
 import { StartTls, type Upgradable } from './starttls.js';
 
 /** The limits and identity a session runs with. */
@@ -26,11 +30,6 @@ export interface SessionLimits {
   readonly tls: SecureContext | undefined;
 }
 
-// Frozen replies (the engine's own, a server's greeting, a rule's) never change: each is formatted once.
-const WIRE = new WeakMap<Reply, string>();
-
-const isThenable = <T>(value: unknown): value is PromiseLike<T> => typeof (value as PromiseLike<T> | undefined)?.then === 'function';
-
 /** One connection's session; created by `SmtpServer.accept`, it runs until the socket closes. */
 export class Session implements SessionInfo {
   readonly remoteAddress: string;
@@ -44,19 +43,12 @@ export class Session implements SessionInfo {
   secure = false;
   readonly #reader: LineReader;
   /** The connection; STARTTLS attaches its TLS socket here and keeps the reader. */
-  private socket: Socket;
+  readonly #conn: Connection;
   #utf8 = false; // the open transaction declared SMTPUTF8
-  #timer: NodeJS.Timeout | undefined;
-  #writing: PromiseLike<void> | undefined; // a handler still taking message bytes
-  #failed = false; // the handler failed while taking the current message
   #closing = false; // the server is shutting down: 421 at the next command
-  #gone = false;
-  #paused = false;
-  #rate: number | undefined; // octets per second of replies, once a throttle action was given
-  #stopWrite: (() => void) | undefined; // a throttled reply still being written
-  #cut: DropAction | undefined; // cut the message being read after `afterBytes` octets
-  #received = 0; // octets of the message being read
   readonly #tls: StartTls;
+  readonly #faults: FaultActions;
+  readonly #intake: MessageIntake;
 
   constructor(
     readonly id: string,
@@ -74,47 +66,39 @@ export class Session implements SessionInfo {
       tooLong: () => this.#reply(REPLIES.lineTooLong),
       data: (chunk) => this.#chunk(chunk),
       dataEnd: (size, overflow) => this.#dataEnd(size, overflow),
-    }, limits.maxLine, (hold) => {
-      // Only on a change: resume() on a flowing stream still schedules a tick.
-      if (hold === this.#paused) return;
-      this.#paused = hold;
-      if (hold) this.socket.pause();
-      else this.socket.resume();
-    });
-    this.socket = socket;
+    }, limits.maxLine, (hold) => this.#conn.hold(hold));
     this.#tls = new StartTls(limits.tls);
-    this.#attach(socket);
+    this.#conn = new Connection(socket, {
+      data: (chunk) => {
+        // A forced TLS failure: the client's first handshake bytes are answered by a close.
+        if (this.#tls.pending === 'abort') return this.#faults.drop('close');
+        this.#corked(() => this.#reader.push(chunk));
+      },
+      close: () => this.#end(),
+      timeout: () => this.#corked(() => this.#reply(REPLIES.timeout)),
+    }, limits.idleTimeout);
+    this.#faults = new FaultActions(this.#conn, limits.idleTimeout);
+    this.#intake = new MessageIntake(this, handler, {
+      hold: () => this.#reader.hold(),
+      resume: () => { if (this.state === 'data') this.#reader.next(); },
+      corked: (fn) => this.#corked(fn),
+      report: (err) => this.report(err, this),
+    });
     this.#decide(() => this.handler.connect?.(this), limits.replies.greeting, (reply) => {
       // §3.1: a 554 (any refusal but 421) keeps the session, answering 503 until QUIT.
       this.state = reply.code < 300 ? 'fresh' : 'refused';
     });
   }
 
-  readonly #onData = (chunk: Buffer): void => {
-    // A forced TLS failure: the client's first handshake bytes are answered by a close.
-    if (this.#tls.pending === 'abort') return this.#drop({ kind: 'close' });
-    this.#corked(() => this.#reader.push(chunk));
-  };
-  readonly #onClose = (): void => this.#end();
-  readonly #onTimeout = (): void => this.#corked(() => this.#reply(REPLIES.timeout));
-
-  #attach(socket: Socket): void {
-    socket.setNoDelay(true); // replies are small and awaited one by one: Nagle would hold them back
-    socket.on('data', this.#onData);
-    socket.on('error', () => undefined); // a client resetting its connection is the client's business
-    socket.on('close', this.#onClose);
-    socket.setTimeout(this.limits.idleTimeout, this.#onTimeout);
-  }
-
   /** Server shutdown: `421` now when idle, else right after the reply being prepared. */
   shutdown(): void {
     this.#closing = true;
-    if (!this.#gone && this.#timer === undefined && this.state !== 'data') this.#corked(() => this.#reply(REPLIES.shuttingDown));
+    if (!this.#faults.gone && !this.#faults.waiting && this.state !== 'data') this.#corked(() => this.#reply(REPLIES.shuttingDown));
   }
 
   /** Drops the connection at once (after the shutdown grace). */
   destroy(): void {
-    this.socket.destroy();
+    this.#conn.socket.destroy();
   }
 
   #command(line: string): void {
@@ -165,23 +149,18 @@ export class Session implements SessionInfo {
     const refused = this.#tls.refusal(args, this.secure);
     if (refused !== undefined) return this.#reply(refused);
     this.#decide(() => this.handler.starttls?.(this), REPLIES.readyTls, (reply) => {
-      if (reply.code === 220) this.#tls.upgrade(this.socket, this.#upgradable);
+      if (reply.code === 220) this.#tls.upgrade(this.#conn.socket, this.#upgradable);
     });
   }
 
   /** The session as STARTTLS re-attaches it: reader and handler stay, the socket changes. */
   readonly #upgradable: Upgradable = {
-    gone: () => this.#gone,
-    detach: (plain) => {
+    gone: () => this.#faults.gone,
+    detach: () => {
       this.#reader.discard();
-      // Only the session's own listeners: the server's (connection count) stay on the connection.
-      plain.off('data', this.#onData).off('close', this.#onClose).off('timeout', this.#onTimeout);
+      this.#conn.detach();
     },
-    attach: (secure) => {
-      this.socket = secure;
-      this.#paused = false;
-      this.#attach(secure);
-    },
+    attach: (secure) => this.#conn.attach(secure),
     restart: () => {
       this.secure = true;
       this.#resetTransaction();
@@ -219,51 +198,22 @@ export class Session implements SessionInfo {
   }
 
   #chunk(chunk: Buffer): void {
-    if (this.#gone) return; // cut: the rest of what the reader holds is nobody's
-    if (this.#cut !== undefined) {
-      this.#received += chunk.length;
-      // The handler never sees the bytes of a message that is cut: nothing of it can be kept.
-      if (this.#received > (this.#cut.afterBytes ?? Infinity)) return this.#drop(this.#cut);
-      return;
-    }
-    if (this.#failed || this.handler.chunk === undefined) return;
-    let pending: void | PromiseLike<void>;
-    try {
-      pending = this.handler.chunk(this, chunk);
-    } catch (err) {
-      return this.#fail(err);
-    }
-    if (!isThenable<void>(pending)) return;
-    // Backpressure: read nothing more until the handler has taken this chunk (and those before it).
-    this.#reader.hold();
-    const previous = this.#writing;
-    const mine: PromiseLike<void> = (previous === undefined ? pending : previous.then(() => pending)).then(() => {
-      if (this.#writing !== mine) return;
-      this.#writing = undefined;
-      if (this.state === 'data') this.#reader.next();
-    }, (err: unknown) => this.#fail(err));
-    this.#writing = mine;
-  }
-
-  #fail(err: unknown): void {
-    this.#failed = true;
-    this.report(err, this);
-    if (this.state === 'data') this.#reader.next(); // read the rest of the message, then refuse it
+    if (this.#faults.gone) return; // cut: the rest of what the reader holds is nobody's
+    if (this.#faults.cutting(chunk.length)) return;
+    this.#intake.push(chunk);
   }
 
   #dataEnd(size: number, overflow: boolean): void {
     // Cut in this very read: the message's end was in the same chunk, but the connection is gone.
-    if (this.#gone) return;
-    if (this.#cut !== undefined) return this.#drop(this.#cut); // the message was shorter than the cut
+    if (this.#faults.gone) return;
+    if (this.#faults.cutAtEnd()) return; // the message was shorter than the cut
     this.state = 'ready';
     const finish = () => {
-      if (this.#failed) return this.#reply(REPLIES.localError, false, () => this.#resetTransaction());
+      if (this.#intake.failed) return this.#reply(REPLIES.localError, false, () => this.#resetTransaction());
       if (overflow) return this.#reply(REPLIES.tooBig, false, () => this.#resetTransaction()); // nothing handed to message()
       this.#decide(() => this.handler.message?.(this, size), REPLIES.queued, () => this.#resetTransaction());
     };
-    const writing = this.#writing;
-    if (writing === undefined) return finish();
-    writing.then(() => this.#corked(finish), () => this.#corked(finish));
+    this.#intake.settled(finish);
   }
 
   /** Asks the handler, settles its decision (synchronously when it is not a promise), then replies. */
@@ -282,87 +232,42 @@ export class Session implements SessionInfo {
     );
   }
 
+  /** Performs `action` (`undefined`: `fallback`, the engine's reply); `then` follows a reply that went out. */
   #act(action: Action | undefined, fallback: Reply, then: (reply: Reply) => void): void {
-    if (action?.kind === 'hang') return this.#hang(action.closeAfter);
+    if (action?.kind === 'hang') return this.#faults.hang(action.closeAfter); // the reader stays busy
     if (action?.kind === 'tls-fail') return this.#reply(REPLIES.readyTls, false, () => { this.#tls.pending = 'abort'; });
     if (action !== undefined && action.kind !== 'reply' && action.afterBytes !== undefined && fallback === REPLIES.startData) {
       // A cut mid-message: the client is invited to send it, and loses the connection part-way.
-      this.#cut = action;
-      this.#received = 0;
+      this.#faults.cutAfter(action);
       return this.#reply(fallback, false, () => then(fallback));
     }
-    const perform = action === undefined || action.kind === 'reply'
+    this.#faults.later(action?.delay ?? 0, action === undefined || action.kind === 'reply'
       ? () => {
         const reply = action?.reply ?? fallback;
-        if (action?.bytesPerSecond !== undefined) this.#rate = action.bytesPerSecond;
+        if (action?.bytesPerSecond !== undefined) this.#faults.throttle(action.bytesPerSecond);
         this.#reply(reply, false, () => then(reply));
       }
-      : () => this.#drop(action);
-    const delay = action?.delay ?? 0;
-    if (delay <= 0) return perform();
-    // The idle timeout measures the client's silence, not ours: it is off while a delayed action waits.
-    this.socket.setTimeout(0);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.socket.setTimeout(this.limits.idleTimeout);
-      this.#corked(perform);
-    }, delay);
-  }
-
-  /** Closes (FIN) or resets (RST) the connection without a reply. */
-  #drop(action: DropAction): void {
-    if (this.#gone) return;
-    this.#gone = true;
-    this.#cut = undefined;
-    drop(this.socket, action.kind);
-  }
-
-  /**
-   * Reads nothing more and answers nothing (the reader stays busy, so the socket is paused). The idle
-   * timeout would answer 421: it is replaced by a silent close after `closeAfter`, else after the idle
-   * timeout, so a hung session still ends.
-   */
-  #hang(closeAfter: number | undefined): void {
-    this.socket.setTimeout(0);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#drop({ kind: 'close' });
-    }, closeAfter !== undefined && closeAfter > 0 ? closeAfter : this.limits.idleTimeout);
+      : () => this.#faults.drop(action.kind));
   }
 
   /** Writes a reply; `421` (§3.8) and QUIT's `221` close the connection, anything else reads on. */
   #reply(reply: Reply, quit = false, apply?: () => void): void {
-    if (this.#gone) return;
-    let wire = WIRE.get(reply);
-    if (wire === undefined) {
-      try {
-        wire = formatReply(reply);
-      } catch (err) {
-        this.report(err, this); // a handler's reply that cannot go on the wire: say so, answer 451
-        return this.#reply(REPLIES.localError, quit);
-      }
-      if (Object.isFrozen(reply) && Object.isFrozen(reply.lines)) WIRE.set(reply, wire);
+    if (this.#faults.gone) return;
+    let wire: string;
+    try {
+      wire = wireOf(reply);
+    } catch (err) {
+      this.report(err, this); // a handler's reply that cannot go on the wire: say so, answer 451
+      return this.#reply(REPLIES.localError, quit);
     }
     const closes = quit || reply.code === 421;
-    if (this.#rate === undefined) {
-      this.socket.write(wire, 'latin1');
-      return this.#replied(closes, apply);
-    }
-    if (closes) this.#gone = true; // nothing more is answered while the last reply trickles out
-    this.#stopWrite = writeThrottled(this.socket, wire, this.#rate, () => {
-      this.#stopWrite = undefined;
-      this.#corked(() => this.#replied(closes, apply));
-    });
+    this.#faults.write(wire, closes, () => this.#replied(closes, apply));
   }
 
   /** After a reply went out: `421` and QUIT close, anything else reads on. */
   #replied(closes: boolean, apply: (() => void) | undefined): void {
-    if (closes) {
-      this.#gone = true;
-      drop(this.socket, 'close');
-      return;
-    }
-    if (this.#gone) return;
+    if (closes) return this.#faults.close();
+    if (this.#faults.gone) return;
     apply?.();
     if (this.#tls.pending !== undefined) return; // nothing is read in clear after STARTTLS's 220
     if (this.#closing && this.state !== 'data') return this.#reply(REPLIES.shuttingDown);
@@ -373,25 +278,16 @@ export class Session implements SessionInfo {
     this.mailFrom = undefined;
     this.rcptTo = [];
     this.#utf8 = false;
-    this.#failed = false;
+    this.#intake.failed = false;
     if (this.state === 'mail' || this.state === 'rcpt') this.state = 'ready';
   }
 
   #corked(fn: () => void): void {
-    // Replies to pipelined commands leave in one segment (RFC 2920 §3.2: flush when input runs out).
-    this.socket.cork();
-    try {
-      fn();
-    } finally {
-      this.socket.uncork();
-    }
+    this.#conn.corked(fn);
   }
 
   #end(): void {
-    this.#gone = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#stopWrite?.();
+    this.#faults.end();
     try {
       this.handler.close?.(this);
     } catch (err) {
