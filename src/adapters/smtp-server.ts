@@ -20,7 +20,10 @@ export interface SessionLike {
   remoteAddress: string;
   localAddress: string;
   envelope: { mailFrom: { address: string } | false; rcptTo: { address: string }[] };
-  /** smtp-server sets it once the connection is TLS. */
+  /**
+   * Whether the connection is TLS: smtp-server sets it on every session, `true` from the start with
+   * implicit TLS (`secure: true`) and from the end of the STARTTLS handshake on. The attempts' `tls`.
+   */
   secure?: boolean;
 }
 
@@ -42,7 +45,8 @@ export interface InterceptCallbacks {
 /**
  * smtp-server callbacks that apply `interceptor`'s rules at each phase: `mta` is the client's address,
  * `ip` the server's, `recipient`/`domain` come from RCPT TO, tags from the MAIL FROM address extension
- * and (at DATA) a header; rules apply when docs/rules.md "When a rule applies" says.
+ * and (at DATA) a header; rules apply when docs/rules.md "When a rule applies" says. Every attempt
+ * carries `tls` (evidence only) from smtp-server's `session.secure`.
  *
  * smtp-server cannot say everything a rule can; `createFakeMx` (smtp-intercept/testing) can. Here a
  * forced 4xx/5xx is replied exactly (smtp-server closes after a 421), but a forced 2xx at MAIL or RCPT
@@ -61,6 +65,8 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
   const { onMessage } = options;
   const tags = new TagReader(options.tags);
   const mailFrom = (session: SessionLike) => (session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined);
+  // The rule inputs every phase shares; `tls` only where the session says (never invented).
+  const base = (session: SessionLike): Attempt => ({ mta: session.remoteAddress, ip: session.localAddress, ...(typeof session.secure === 'boolean' ? { tls: session.secure } : {}) });
   const check = (attempt: Attempt, callback: Callback) => {
     let result;
     try {
@@ -74,14 +80,14 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
 
   return {
     onConnect(session, callback) {
-      check({ mta: session.remoteAddress, ip: session.localAddress, phase: 'connect' }, callback);
+      check({ ...base(session), phase: 'connect' }, callback);
     },
     onMailFrom(address, session, callback) {
       // The session's envelope is filled in only after this callback accepts, so read the address here.
-      check({ mta: session.remoteAddress, ip: session.localAddress, tags: tags.envelope(address.address), phase: 'mail' }, callback);
+      check({ ...base(session), tags: tags.envelope(address.address), phase: 'mail' }, callback);
     },
     onRcptTo(address, session, callback) {
-      check({ mta: session.remoteAddress, ip: session.localAddress, tags: tags.envelope(mailFrom(session)), recipient: address.address, phase: 'rcpt' }, callback);
+      check({ ...base(session), tags: tags.envelope(mailFrom(session)), recipient: address.address, phase: 'rcpt' }, callback);
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -97,7 +103,7 @@ export function interceptServerOptions(interceptor: Interceptor, options: Interc
         const rcptTo = session.envelope.rcptTo.map((r) => r.address);
         let verdict;
         try {
-          verdict = messageVerdict(interceptor, { mta: session.remoteAddress, ip: session.localAddress }, rcptTo, tags.envelope(from), tags.header(headers));
+          verdict = messageVerdict(interceptor, base(session), rcptTo, tags.envelope(from), tags.header(headers));
         } catch (err) {
           // Never let a bad attempt escape this listener: it would crash the process.
           return callback(Object.assign(new Error(`5.6.0 ${(err as Error).message.replace(/[\r\n]/g, ' ')}`), { responseCode: 554 }));
