@@ -131,6 +131,14 @@ describe('Haraka plugin (real Haraka outbound)', () => {
     assert.deepEqual(sink.messages.filter((m) => m.envelope.rcptTo.includes('x@plain.test')).length, 1);
   });
 
+  it('attempts carry no tls: the plugin decides at get_mx, before Haraka connects to any MX', async () => {
+    await send(['tls@plain.test']);
+    await haraka.waitFor((r) => r.hook === 'check' && r.recipient === 'tls@plain.test' && r.phase === 'data');
+    const checks = haraka.reports.filter((r) => r.hook === 'check');
+    assert.deepEqual(new Set(checks.map((r) => r.phase)), new Set(['connect', 'mail', 'rcpt', 'data']));
+    assert.deepEqual(new Set(checks.map((r) => r.tls)), new Set(['absent']));
+  });
+
   it('takes pool and tags from the transaction notes', async () => {
     await api.add({ pool: 'shared-pool-1', domain: 'pool.test', code: 553, extended: '5.7.1', description: 'Pool blocked' });
     await api.add({ tag: 'Campaign1', code: 452, extended: '4.2.2', description: 'Campaign held' });

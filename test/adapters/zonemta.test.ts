@@ -203,6 +203,17 @@ describe('ZoneMTA plugin (ZoneMTA 3.10 sender)', () => {
     assert.ok(mx.received.includes('x@plain.test'));
   });
 
+  it('attempts carry no tls: the plugin decides at sender:connect, before ZoneMTA connects to any MX', async () => {
+    await add({ domain: 'tls.test', code: 452, extended: '4.2.2', description: 'tls' });
+    const forced = zonemta.queue('app@sender.test', ['x@tls.test']);
+    const plain = zonemta.queue('app@sender.test', ['x@plain.test']);
+    await Promise.all([zonemta.waitFor(of(forced, 'BOUNCE')), zonemta.waitFor(of(plain, 'RELEASE'))]);
+    const checks = zonemta.reports.filter((r) => r.cmd === 'CHECK');
+    assert.ok(checks.some((r) => r.recipient === 'x@tls.test' && r.phase === 'rcpt'));
+    assert.ok(checks.some((r) => r.recipient === 'x@plain.test' && r.phase === 'data'));
+    assert.deepEqual(new Set(checks.map((r) => r.tls)), new Set(['absent']));
+  });
+
   it('selects on the delivery sender', async () => {
     await add({ sender: '*.sender.test', domain: 'snd.test', code: 452, extended: '4.2.2', description: 'sender' });
     const forced = zonemta.queue('app@eu.sender.test', ['x@snd.test']);

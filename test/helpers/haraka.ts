@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ChildHost } from './child-host.js';
 
-/** One outbound hook as Haraka ran it, with the pid of the process that ran it. */
+/** One outbound hook as Haraka ran it (or, `check`, one check of the plugin), with the pid of the process that ran it. */
 export interface HookReport {
-  hook: 'deferred' | 'bounce' | 'delivered';
+  hook: 'deferred' | 'bounce' | 'delivered' | 'check';
   pid: number;
   domain: string;
   err?: string;
@@ -23,6 +23,10 @@ export interface HookReport {
   response?: string;
   num_failures: number;
   rcpts: { address: string; dsn_action?: string; dsn_smtp_code?: string; dsn_smtp_extc?: string; dsn_smtp_response?: string; reason?: string }[];
+  /** `check`: the attempt's recipient, phase and `tls` (`'absent'` when the attempt has none). */
+  recipient?: string;
+  phase?: string;
+  tls?: boolean | 'absent';
 }
 
 /**
@@ -70,6 +74,9 @@ exports.hook_init_child = function (next) { process.send({ worker: process.pid }
 exports.hook_deferred = function (next, hmail, params) { report('deferred', hmail, { err: String(params.err), delay: params.delay }); next() }
 exports.hook_bounce = function (next, hmail, err) { report('bounce', hmail, { err: err && err.message ? err.message : String(err) }); next() }
 exports.hook_delivered = function (next, hmail, params) { report('delivered', hmail, { response: String(params[2]) }); next() }
+// Every check the plugin makes, from the public diagnostics channel: what its attempts carry.
+require('node:diagnostics_channel').subscribe('smtp-intercept:check:result', ({ attempt }) => process.send({ hook: 'check', pid: process.pid,
+  domain: attempt.domain, recipient: attempt.recipient, phase: attempt.phase, tls: 'tls' in attempt ? attempt.tls : 'absent', num_failures: 0, rcpts: [] }))
 `;
 
 const RELAY = `

@@ -15,7 +15,8 @@ import { ChildHost } from './child-host.js';
 
 /** One queue command of the sender, as ZoneMTA's queue server would receive it. */
 export interface QueueReport {
-  cmd: 'DEFER' | 'RELEASE' | 'BOUNCE' | 'ERROR';
+  /** A queue command, an error, or (`CHECK`, `id`/`seq` empty) one check the plugin made. */
+  cmd: 'DEFER' | 'RELEASE' | 'BOUNCE' | 'ERROR' | 'CHECK';
   id: string;
   seq: string;
   recipient?: string;
@@ -29,6 +30,9 @@ export interface QueueReport {
   message?: string;
   /** BOUNCE: the message headers (mailsplit's list); the report also carries the rest of the command. */
   headers?: unknown[];
+  /** CHECK: the attempt's phase and `tls` (`'absent'` when the attempt has none). */
+  phase?: string;
+  tls?: boolean | 'absent';
 }
 
 export interface ZoneMta {
