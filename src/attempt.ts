@@ -36,9 +36,11 @@ export interface Attempt {
   /** Host name of the MX the delivery goes to (e.g. `alt1.aspmx.l.google.com`). */
   mx?: string;
   /**
-   * Whether the command came over TLS (after STARTTLS), where the checker knows it: the fake MX and
-   * `serve` set it on every attempt. Evidence for observers (the recorder, `/v1/attempts`), not a
-   * selector: no rule matches on it, and `check` neither reads nor validates it.
+   * Whether the command came over TLS, where the checker knows it: the fake MX, `serve` and
+   * `interceptServerOptions` (smtp-server's `session.secure`) set it on every attempt; plugins that
+   * decide before their host connects (Haraka, ZoneMTA, nodemailer) leave it out. Evidence for
+   * observers (the recorder, `/v1/attempts`), not a selector: no rule matches on it, and `check`
+   * neither reads nor validates it.
    */
   tls?: boolean;
 }
