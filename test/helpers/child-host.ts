@@ -4,8 +4,21 @@
  */
 import type { ChildProcess } from 'node:child_process';
 
+/**
+ * One check of the plugin in the child: the child subscribes to the `smtp-intercept:check:result`
+ * diagnostics channel and sends `{ check }` over IPC.
+ */
+export interface CheckReport {
+  recipient?: string;
+  phase?: string;
+  /** The attempt's `tls`, `'absent'` when it has none. */
+  tls: boolean | 'absent';
+}
+
 export class ChildHost<T> {
   readonly reports: T[] = [];
+  /** The plugin's checks in the child, in order. */
+  readonly checks: CheckReport[] = [];
   #output = '';
   readonly #waiters = new Set<() => void>();
 
@@ -14,6 +27,8 @@ export class ChildHost<T> {
     child.stdout?.on('data', (d: Buffer) => { this.#output += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { this.#output += d.toString(); });
     child.on('message', (m) => {
+      const check = (m as { check?: CheckReport } | null)?.check;
+      if (check !== undefined) return void this.checks.push(check);
       const report = accept(m);
       if (report !== undefined) this.reports.push(report);
       for (const w of this.#waiters) w();

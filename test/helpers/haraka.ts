@@ -11,11 +11,11 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ChildHost } from './child-host.js';
+import { type CheckReport, ChildHost } from './child-host.js';
 
-/** One outbound hook as Haraka ran it (or, `check`, one check of the plugin), with the pid of the process that ran it. */
+/** One outbound hook as Haraka ran it, with the pid of the process that ran it. */
 export interface HookReport {
-  hook: 'deferred' | 'bounce' | 'delivered' | 'check';
+  hook: 'deferred' | 'bounce' | 'delivered';
   pid: number;
   domain: string;
   err?: string;
@@ -23,10 +23,6 @@ export interface HookReport {
   response?: string;
   num_failures: number;
   rcpts: { address: string; dsn_action?: string; dsn_smtp_code?: string; dsn_smtp_extc?: string; dsn_smtp_response?: string; reason?: string }[];
-  /** `check`: the attempt's recipient, phase and `tls` (`'absent'` when the attempt has none). */
-  recipient?: string;
-  phase?: string;
-  tls?: boolean | 'absent';
 }
 
 /**
@@ -45,6 +41,8 @@ export interface Haraka {
   workers(): number[];
   httpPort: number;
   reports: HookReport[];
+  /** The plugin's checks, in the process holding the rules (the primary in cluster mode). */
+  checks: CheckReport[];
   /** Resolves with the first report (seen or coming) that `match` accepts. */
   waitFor(match: (r: HookReport) => boolean, timeoutMs?: number): Promise<HookReport>;
   log(): string;
@@ -74,9 +72,9 @@ exports.hook_init_child = function (next) { process.send({ worker: process.pid }
 exports.hook_deferred = function (next, hmail, params) { report('deferred', hmail, { err: String(params.err), delay: params.delay }); next() }
 exports.hook_bounce = function (next, hmail, err) { report('bounce', hmail, { err: err && err.message ? err.message : String(err) }); next() }
 exports.hook_delivered = function (next, hmail, params) { report('delivered', hmail, { response: String(params[2]) }); next() }
-// Every check the plugin makes, from the public diagnostics channel: what its attempts carry.
-require('node:diagnostics_channel').subscribe('smtp-intercept:check:result', ({ attempt }) => process.send({ hook: 'check', pid: process.pid,
-  domain: attempt.domain, recipient: attempt.recipient, phase: attempt.phase, tls: 'tls' in attempt ? attempt.tls : 'absent', num_failures: 0, rcpts: [] }))
+// The plugin's checks in this process (the one holding the rules), as ChildHost's CheckReport.
+require('node:diagnostics_channel').subscribe('smtp-intercept:check:result', ({ attempt }) =>
+  process.send({ check: { recipient: attempt.recipient, phase: attempt.phase, tls: 'tls' in attempt ? attempt.tls : 'absent' } }))
 `;
 
 const RELAY = `
@@ -141,6 +139,7 @@ export async function startHaraka(routes: Record<string, string>, { nodes = 'uns
     smtpPort, httpPort, dir,
     workers: () => [...workers],
     reports: host.reports,
+    checks: host.checks,
     log: () => host.log(),
     waitFor: (match, timeoutMs) => host.waitFor(match, timeoutMs),
     async stop() {

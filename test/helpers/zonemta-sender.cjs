@@ -30,10 +30,9 @@ const cache = new Map();
 let locks = 0;
 
 const report = (cmd, fields) => process.send({ cmd, ...fields });
-// Every check the plugin makes, from the public diagnostics channel: what its attempts carry.
-require('node:diagnostics_channel').subscribe('smtp-intercept:check:result', ({ attempt }) => report('CHECK', {
-  id: '', seq: '', recipient: attempt.recipient, phase: attempt.phase, tls: 'tls' in attempt ? attempt.tls : 'absent',
-}));
+// The plugin's checks, as ChildHost's CheckReport.
+require('node:diagnostics_channel').subscribe('smtp-intercept:check:result', ({ attempt }) =>
+  process.send({ check: { recipient: attempt.recipient, phase: attempt.phase, tls: 'tls' in attempt ? attempt.tls : 'absent' } }));
 
 // A message as ZoneMTA's receiver queues it: headers in the message meta, the body in storage, and
 // one delivery per recipient (seq 001, 002...).

@@ -11,12 +11,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChildHost } from './child-host.js';
+import { type CheckReport, ChildHost } from './child-host.js';
 
 /** One queue command of the sender, as ZoneMTA's queue server would receive it. */
 export interface QueueReport {
-  /** A queue command, an error, or (`CHECK`, `id`/`seq` empty) one check the plugin made. */
-  cmd: 'DEFER' | 'RELEASE' | 'BOUNCE' | 'ERROR' | 'CHECK';
+  cmd: 'DEFER' | 'RELEASE' | 'BOUNCE' | 'ERROR';
   id: string;
   seq: string;
   recipient?: string;
@@ -30,13 +29,12 @@ export interface QueueReport {
   message?: string;
   /** BOUNCE: the message headers (mailsplit's list); the report also carries the rest of the command. */
   headers?: unknown[];
-  /** CHECK: the attempt's phase and `tls` (`'absent'` when the attempt has none). */
-  phase?: string;
-  tls?: boolean | 'absent';
 }
 
 export interface ZoneMta {
   reports: QueueReport[];
+  /** The plugin's checks in the sender. */
+  checks: CheckReport[];
   /** Queues a message (one delivery per recipient) and returns its queue id. */
   queue(from: string, to: string[], headers?: Record<string, string>): string;
   waitFor(match: (r: QueueReport) => boolean, timeoutMs?: number): Promise<QueueReport>;
@@ -117,6 +115,7 @@ export async function startZoneMta(options: ZoneMtaOptions): Promise<ZoneMta> {
 
   return {
     reports: host.reports,
+    checks: host.checks,
     log: () => host.log(),
     queue(from, to, headers = {}) {
       const id = randomBytes(8).toString('hex');
