@@ -1,5 +1,5 @@
 // Counters when saves fail, or end with an unknown outcome, while updates and removals of the same rule
-// are in flight. Random schedules of checks, updates, removals and waits run on a store whose counter
+// are in flight. Random schedules of checks, updates, removals, clears and waits run on a store whose counter
 // saves fail, answer "outcome unknown" or answer late, and whose writes fail or answer late, all in
 // call order (test/helpers/counter-store.ts). After a graceful stop (every save then succeeds) the
 // store holds exactly what the interceptor held: each hit and each use of `times` counted once.
@@ -36,6 +36,7 @@ type Step =
   | { kind: 'check'; n: number }
   | { kind: 'update'; code: number; times: number | undefined }
   | { kind: 'remove' }
+  | { kind: 'clear' }
   | { kind: 'turns'; n: number }
   | { kind: 'ms'; n: number };
 
@@ -44,6 +45,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('check' as const), n: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('update' as const), code: fc.constantFrom(421, 450, 550), times }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('remove' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('turns' as const), n: fc.integer({ min: 1, max: 6 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('ms' as const), n: fc.integer({ min: 1, max: 3 }) }) },
 );
@@ -81,6 +83,7 @@ async function play(kind: Kind, round: Round) {
     if (s.kind === 'check') for (let i = 0; i < s.n; i++) forced += ic.check({ domain: DOMAIN }) ? 1 : 0;
     else if (s.kind === 'update') calls.push(ic.add({ domain: DOMAIN, code: s.code, times: s.times }).catch(() => undefined));
     else if (s.kind === 'remove') calls.push(ic.remove({ domain: DOMAIN }).catch(() => undefined));
+    else if (s.kind === 'clear') calls.push(ic.clear().catch(() => undefined));
     else if (s.kind === 'turns') await turns(s.n);
     else await new Promise((resolve) => setTimeout(resolve, s.n));
   }
@@ -96,7 +99,7 @@ async function play(kind: Kind, round: Round) {
   const after = held(again);
   await again.close();
   await next.close();
-  return { before, after, forced, removed: removed > 0 || round.steps.some((s) => s.kind === 'remove'), saves: store.saves };
+  return { before, after, forced, removed: removed > 0 || round.steps.some((s) => s.kind === 'remove' || s.kind === 'clear'), saves: store.saves };
 }
 
 const rounds = (outcomes: readonly SaveOutcome[]) => fc.record({
@@ -105,6 +108,76 @@ const rounds = (outcomes: readonly SaveOutcome[]) => fc.record({
   saves: savePlans(outcomes),
   writes: writePlans,
 });
+
+/** An interceptor on `kind` behind a ScriptedStore, saving only when told (close, or an update). */
+async function scripted(kind: Kind) {
+  const { store: real, reopen } = kind.open();
+  const store = new ScriptedStore(real);
+  const ic = new Interceptor({ store, counterFlushMs: 0 });
+  ic.on('error', () => undefined);
+  await ic.ready();
+  /** Stops gracefully and loads the store again: the restarted interceptor's rule, and the old one's. */
+  const restart = async (id: string) => {
+    const before = ic.get(id);
+    await ic.close();
+    await real.close();
+    const next = reopen();
+    const again = new Interceptor({ store: next });
+    await again.ready();
+    const after = again.get(id);
+    await again.close();
+    await next.close();
+    return [before && [before.code, before.hits, before.times], after && [after.code, after.hits, after.times]];
+  };
+  return { store, ic, restart };
+}
+
+const check = (ic: Interceptor, n: number) => { for (let i = 0; i < n; i++) assert.ok(ic.check({ domain: DOMAIN })); };
+
+for (const kind of KINDS) {
+  describe(`${kind.name}: orderings of a save and an update of the same rule`, () => {
+    it('the old revision\'s save fails before the update is written: its hits are counted once (the update carries them)', async () => {
+      const { store, ic, restart } = await scripted(kind);
+      const rule = await ic.add({ domain: DOMAIN, code: 421, times: 10 });
+      check(ic, 3);
+      store.savePlan = (n) => ({ outcome: n === 0 ? 'fail' : 'ok', turns: 0 });
+      store.writePlan = () => ({ fail: false, turns: 5 }); // the failed save is back before the update applies
+      await ic.add({ domain: DOMAIN, code: 450, times: 10 });
+      check(ic, 1);
+      assert.deepEqual(store.saves.map((s) => s.outcome), ['fail']);
+      assert.deepEqual(await restart(rule.id), [[450, 4, 9], [450, 4, 9]]);
+    });
+
+    it('the update\'s write fails: hits and uses counted while it was in flight stay with the old revision', async () => {
+      const { store, ic, restart } = await scripted(kind);
+      const rule = await ic.add({ domain: DOMAIN, code: 421, times: 10 });
+      check(ic, 2);
+      store.writePlan = () => ({ fail: true, turns: 3 });
+      const update = ic.add({ domain: DOMAIN, code: 450, times: 10 });
+      await turns(1); // issued: its write is in flight
+      check(ic, 2);
+      await assert.rejects(update, /disk full/);
+      store.writePlan = () => ({ fail: false, turns: 0 });
+      assert.deepEqual(await restart(rule.id), [[421, 4, 6], [421, 4, 6]]);
+    });
+
+    it('two updates in flight with checks before, between and after them: every hit once', async () => {
+      const { store, ic, restart } = await scripted(kind);
+      const rule = await ic.add({ domain: DOMAIN, code: 421 });
+      check(ic, 1);
+      store.writePlan = () => ({ fail: false, turns: 4 });
+      const first = ic.add({ domain: DOMAIN, code: 450 });
+      await turns(1);
+      check(ic, 2);
+      const second = ic.add({ domain: DOMAIN, code: 550 });
+      await turns(1);
+      check(ic, 3);
+      await Promise.all([first, second]);
+      assert.equal(ic.get(rule.id)?.hits, 6);
+      assert.deepEqual(await restart(rule.id), [[550, 6, undefined], [550, 6, undefined]]);
+    });
+  });
+}
 
 describe('counters with failed and unknown saves during updates and removals', () => {
   for (const kind of KINDS) {
