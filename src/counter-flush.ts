@@ -41,6 +41,7 @@ interface Held {
   hits: number;
   /** The revision it replaces (installed, or itself in flight): the held hits go back to it on failure. */
   previous: Rule | undefined;
+  /** Its write succeeded and it was installed (it settles right after). */
   applied: boolean;
 }
 
