@@ -1,9 +1,9 @@
 // Counters when saves fail, or end with an unknown outcome, while updates and removals of the same rule
-// are in flight. Random schedules of checks (of that rule and of another), updates, removals, clears and waits run on a store whose counter
-// saves fail, answer "outcome unknown" or answer late, and whose writes fail or answer late, all in
-// call order (test/helpers/counter-store.ts). After a graceful stop (every save then succeeds) the
-// store holds exactly what the interceptor held: each hit and each use of `times` counted once.
-// Fixed seeds in `npm test`; COUNTER_RUNS=<n> COUNTER_SEED=<s> runs it longer.
+// are in flight. Random schedules of checks (of that rule and of another), updates, removals, clears and
+// waits run on a store whose counter saves fail, answer "outcome unknown" or answer late, and whose
+// writes fail or answer late, all in call order (test/helpers/counter-store.ts). After a graceful stop
+// (every save then succeeds) the store holds exactly what the interceptor held: each hit and each use
+// of `times` counted once. Fixed seeds in `npm test`; COUNTER_RUNS=<n> COUNTER_SEED=<s> runs it longer.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
