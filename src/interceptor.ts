@@ -112,20 +112,22 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       const now = this.#now();
       const spec = parseRuleInput(input, now);
       const id = ruleId(spec);
-      const previous = this.#persistence.expected(id, this.#index.get(id)); // possibly an add still in flight
-      // An update's JSON carries the hits counted so far; the replaced revision's unsaved counts are sent
-      // first (stores apply calls in call order), and those counted while the write is in flight move to
-      // the new revision when it is installed.
       const installed = this.#index.get(id);
+      const previous = this.#persistence.expected(id, installed); // possibly an add still in flight
+      // An update's JSON carries every hit counted so far; the replaced revision's unsaved counts are sent
+      // first (stores apply calls in call order; RedisStore keeps hits apart from the rule), and those
+      // counted while the write is in flight wait for its outcome (counter-flush.ts).
       if (installed) this.#counters.saveNow(installed);
-      const rule = new Rule(spec, id, previous?.created ?? now, now, previous?.count ?? 0);
+      const rule = new Rule(spec, id, previous?.created ?? now, now, previous ? this.#counters.hitsSoFar(id, installed ?? previous) : 0);
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
-      return this.#persistence.writes.put(rule, () => {
-        rule.count = this.#index.get(id)?.count ?? 0; // hits counted while the write was in flight stay
+      const write = this.#persistence.writes.put(rule, () => {
+        this.#counters.applied(rule);
         this.#install(rule);
         // In the same step as the install: no check sees the rule with applications it has not reserved.
         return this.#persistence.budgets.added(rule).then(() => rule);
       });
+      this.#counters.issued(rule, installed);
+      return { ...write, settled: () => { write.settled?.(); this.#counters.settled(rule); } };
     }, (err) => publishStoreError(this, 'add', err));
   }
 

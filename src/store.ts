@@ -55,11 +55,11 @@ export function withCounters(rule: RuleJSON, delta: CounterDelta): RuleJSON | un
  * the store's sense; a rejection means nothing changed. Stores are written through the engine only:
  * `Interceptor` validates every rule it loads or hears about.
  *
- * A store applies `put`, `delete` and `clear` in the order they are called, whether or not earlier
- * calls have resolved: the engine sends the writes of concurrent mutations without waiting for one
- * another (so they may share one fsync) and relies on this order. Their promises may resolve in any
- * order. (A store that queues its writes, sends them on one connection, or applies them synchronously
- * at the call has it.)
+ * A store applies `put`, `delete`, `clear` and `saveCounters` in the order they are called, whether or
+ * not earlier calls have resolved: the engine sends the writes of concurrent mutations without waiting
+ * for one another (so they may share one fsync), and counter saves while writes are in flight, and
+ * relies on this order. Their promises may resolve in any order. (A store that queues its writes, sends
+ * them on one connection, or applies them synchronously at the call has it.)
  *
  * A store that reports changes (`watch`) orders them: every write resolves to its version (a number
  * that grows with every change of the store), and every reported change carries the version of the
@@ -118,7 +118,11 @@ export interface RuleStore {
    * reaches 0 is used up and removed (a watched store reports a `delete` with reason `exhausted`).
    * Deltas of absent rules or of another revision are ignored. `load` gives back rules with the saved
    * counts. Resolves once durable; a rejection means nothing was recorded (the engine keeps the
-   * deltas for its next attempt).
+   * deltas for its next attempt), except `StoreOutcomeUnknownError`: the batch may have been recorded,
+   * so the engine never sends it again (its counts are saved at most once).
+   *
+   * An update's `put` carries in its JSON `hits` every hit counted so far, so counts of the revision it
+   * replaces, saved after it in call order, are ignored rather than added to it.
    */
   saveCounters?(deltas: readonly CounterDelta[]): Promise<void>;
   /** How errors name this store (e.g. `rule file ./rules.json`): an invalid stored rule is reported with it. */

@@ -4,7 +4,7 @@
  * `put` per live rule. Internal to `smtp-intercept/stores/file`.
  */
 import type { RuleJSON } from '../rule.js';
-import type { CounterDelta } from '../store.js';
+import { type CounterDelta, withCounters } from '../store.js';
 
 /** The first line of every journal file; `version` 1 was 0.1.0's single JSON document. */
 export const JOURNAL_HEADER = '{"format":"smtp-intercept-journal","version":2}\n';
@@ -82,9 +82,9 @@ export function applyRecord(rules: Map<string, RuleJSON>, record: JournalRecord)
     for (const [id, revision, hits, used] of record.counters) {
       const rule = rules.get(id);
       if (!rule || (rule.revision ?? '') !== revision) continue;
-      const times = rule.times === undefined ? undefined : rule.times - used;
-      if (times !== undefined && times <= 0) rules.delete(id);
-      else rules.set(id, times === undefined ? { ...rule, hits: rule.hits + hits } : { ...rule, hits: rule.hits + hits, times });
+      const counted = withCounters(rule, { id, revision, hits, used });
+      if (counted) rules.set(id, counted);
+      else rules.delete(id); // used up
     }
   }
 }

@@ -51,6 +51,29 @@ export function counterCases(test: NonNullable<RuleStoreSuiteOptions['test']>, c
     assert.deepEqual(await store.load(), [{ ...next, hits: 3, times: 3 }]);
   }));
 
+  test('counter saves take their place among writes in call order, none awaited before the next is sent', withCounters(async (store) => {
+    // The engine sends an update's write right after the old revision's counts, and saves counts while
+    // writes are in flight: each save counts for the revision stored when it comes in call order.
+    const old = { ...(await ruleJSON({ domain: 'ordered.example', code: 421, times: 5 })), revision: 'a.1' };
+    await store.put(old);
+    const next = { ...old, code: 450, hits: 2, times: 5, revision: 'b.1' };
+    const fresh = { ...old, code: 550, hits: 0, times: 5, revision: 'c.1' };
+    await Promise.all([
+      store.saveCounters([{ id: old.id, revision: 'a.1', hits: 2, used: 1 }]),
+      store.put(next),
+      store.saveCounters([{ id: old.id, revision: 'a.1', hits: 3, used: 3 }]), // after the put: ignored
+      store.saveCounters([{ id: old.id, revision: 'b.1', hits: 1, used: 1 }]),
+    ]);
+    assert.deepEqual(await stored(store, old.id), { ...next, hits: 3, times: 4 });
+    await Promise.all([
+      store.delete([old.id]),
+      store.saveCounters([{ id: old.id, revision: 'b.1', hits: 4, used: 0 }]), // after the delete: ignored
+      store.put(fresh),
+      store.saveCounters([{ id: old.id, revision: 'c.1', hits: 1, used: 1 }]),
+    ]);
+    assert.deepEqual(await stored(store, old.id), { ...fresh, hits: 1, times: 4 }, 'nothing of the removed rule comes back');
+  }));
+
   test('a rule whose times reach 0 through saved counters is removed (reported as exhausted)', withCounters(async (store) => {
     const rule = { ...(await ruleJSON({ domain: 'used-up.example', code: 421, times: 2 })), revision: 'r1' };
     const kept = { ...(await ruleJSON({ domain: 'kept.example', code: 421 })), revision: 'r1' };
