@@ -10,7 +10,8 @@
 import { ValidationError } from './errors.js';
 import { parseRuleInput } from './rule-input.js';
 import { canonicalTime, storedSpec } from './stored-spec.js';
-import { isRuleId, Rule, type RuleJSON, ruleId } from './rule.js';
+import { Rule, type RuleJSON } from './rule.js';
+import { isRuleId, ruleId } from './rule-id.js';
 
 /**
  * Epoch milliseconds of an ISO-8601 date. The engine writes `toISOString()`'s form

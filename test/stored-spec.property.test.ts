@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ValidationError } from '../src/errors.js';
 import { parseRuleInput, type RuleInput, type RuleSpec } from '../src/rule-input.js';
-import { Rule, type RuleJSON, ruleId } from '../src/rule.js';
+import { Rule, type RuleJSON } from '../src/rule.js';
+import { ruleId } from '../src/rule-id.js';
 import { restoreRule } from '../src/stored-rule.js';
 import { storedSpec } from '../src/stored-spec.js';
 
