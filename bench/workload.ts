@@ -2,7 +2,8 @@
 // hit a known rule or miss everything. test/bench-workload.test.ts checks they produce the expected answers.
 import type { Attempt, RuleInput, RuleJSON } from '../src/index.js';
 import { parseRuleInput } from '../src/rule-input.js';
-import { Rule, ruleId } from '../src/rule.js';
+import { Rule } from '../src/rule.js';
+import { ruleId } from '../src/rule-id.js';
 
 const ip4 = (base: number, k: number): string => {
   const v = (base + k) >>> 0;

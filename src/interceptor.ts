@@ -17,7 +17,8 @@ import { parseFilter, type RuleFilter } from './rule-filter.js';
 import { type PageOptions, parsePage, type RulePage } from './rule-page.js';
 import { RuleIndex } from './rule-index.js';
 import { parseRuleInput, type RuleInput } from './rule-input.js';
-import { Rule, ruleId } from './rule.js';
+import { Rule } from './rule.js';
+import { ruleId } from './rule-id.js';
 import { listenerFailed, notify, report } from './safe-events.js';
 import type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor-types.js';
 

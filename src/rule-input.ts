@@ -115,7 +115,8 @@ export interface RuleSpec {
   readonly fault: Fault | undefined;
 }
 
-const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
+/** The furthest `ttl` (and `expires`) may reach: 100 years. */
+export const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
 
 class Problems {
   readonly list: ErrorDetail[] = [];

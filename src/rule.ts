@@ -1,11 +1,11 @@
 /**
- * The rule model: identity (selector -> id), serialisation in MailerQ's shape, and the precomputed
- * facts the index and the precedence order need.
+ * The rule model: serialisation in MailerQ's shape, and the precomputed facts the index and the
+ * precedence order need. Identity (selector -> id) is `rule-id.ts`; the rarely set fields `rule-options.ts`.
  */
-import * as crypto from 'node:crypto';
 import type { Fault, FaultKind, TlsFault } from './fault.js';
 import type { ForcedResult } from './result.js';
 import type { GreylistSpec, RateSpec } from './gate-input.js';
+import { optionsOf, type RuleOptions } from './rule-options.js';
 import type { Phase, RuleSpec, SelectorFields } from './rule-input.js';
 import { BIT, KEY_SEPARATOR, MASK_BITS, mxVariant, remoteVariant, SENDER_DOMAIN, senderVariant, VARIANT_EXACT, variantCidr, variantWildcard } from './shape.js';
 
@@ -44,71 +44,6 @@ export interface RuleJSON extends SelectorFields {
    * every write), so budgets and changes name the revision they belong to. Never in `toJSON`.
    */
   revision?: string;
-}
-
-/** The canonical selector text a rule's id is derived from. */
-export function selectorText(spec: RuleSpec): string {
-  const fields: (string | boolean | null)[] = [spec.cluster, spec.pool ?? null, spec.mta ?? null, spec.domain?.text ?? null,
-    spec.ip?.text ?? null, spec.recipient?.text ?? null, spec.tag ?? null];
-  // Appended only when bound, so the ids of rules without them stay those earlier releases stored.
-  if (spec.sender !== undefined || spec.mx !== undefined) fields.push(spec.sender?.text ?? null, spec.mx?.text ?? null);
-  return JSON.stringify(fields);
-}
-
-// One-shot hashing (Node >= 20.12) skips the Hash object and its stream machinery: measured about 5x
-// faster per id, which is most of the cost of checking a million stored ids at start-up.
-const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
-
-/** Deterministic id of a selector: every instance of a cluster derives the same id for the same rule. */
-export function ruleId(spec: RuleSpec): string {
-  // Hex of the first 10 bytes, encoded directly: slicing the full hex digest would keep all 64
-  // characters alive behind every id (measured: ~80 bytes per rule).
-  const text = selectorText(spec);
-  const digest = oneShot ? oneShot('sha256', text, 'buffer') : crypto.createHash('sha256').update(text).digest();
-  return digest.toString('hex', 0, 10);
-}
-
-/**
- * Whether `id` is the id of `spec`'s selector ({@link ruleId}), without building the id: a stored rule
- * keeps the id string it came with, so the check may compare against the full hex digest.
- */
-export function isRuleId(spec: RuleSpec, id: string): boolean {
-  if (id.length !== 20) return false;
-  return oneShot ? oneShot('sha256', selectorText(spec), 'hex').startsWith(id) : ruleId(spec) === id;
-}
-
-/** The rarely set fields of a rule, grouped so that rules without them share one frozen object. */
-interface RuleOptions {
-  readonly extended: string | undefined;
-  readonly description: string | readonly string[] | undefined;
-  readonly probability: number | undefined;
-  readonly expires: number | undefined;
-  readonly priority: number;
-  readonly phase: Phase;
-  readonly delay: number;
-  // Present only on rules that set one of them: a rule with other options keeps its smaller object
-  // (measured: 4 fields more cost every such rule 32 bytes at 100k rules).
-  readonly sender?: string | undefined;
-  readonly mx?: string | undefined;
-  readonly greylist?: GreylistSpec | undefined;
-  readonly rate?: RateSpec | undefined;
-  readonly fault?: Fault | undefined;
-}
-
-const DEFAULT_OPTIONS: RuleOptions = Object.freeze({
-  extended: undefined, description: undefined, probability: undefined, expires: undefined, priority: 0, phase: 'rcpt', delay: 0,
-});
-
-function optionsOf(spec: RuleSpec): RuleOptions {
-  const { extended, description, probability, expires, priority, phase, delay, greylist, rate, fault } = spec;
-  const sender = spec.sender?.text;
-  const mx = spec.mx?.text;
-  if (sender !== undefined || mx !== undefined || greylist !== undefined || rate !== undefined || fault !== undefined) {
-    return Object.freeze({ extended, description, probability, expires, priority, phase, delay, sender, mx, greylist, rate, fault });
-  }
-  if (extended === undefined && description === undefined && probability === undefined && expires === undefined
-    && priority === 0 && phase === 'rcpt' && delay === 0) return DEFAULT_OPTIONS;
-  return Object.freeze({ extended, description, probability, expires, priority, phase, delay });
 }
 
 /**

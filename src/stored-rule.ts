@@ -2,44 +2,23 @@
  * Turns a stored rule (its JSON form, from a file, Redis or another instance) back into a `Rule`,
  * through the same validation as `add`, so a store can never inject a rule `add` would refuse.
  *
- * This runs once per stored rule at start-up (a million times for a million rules), so it validates
- * the stored object as it is (no copy without the read-only fields), checks the id against the digest
- * without building a second id string, and reads the engine's own timestamp format without `Date.parse`.
+ * This runs once per stored rule at start-up (a million times for a million rules), so it reads the
+ * engine's own form through a fast path (`stored-spec.ts`, falling back to `add`'s validation for
+ * anything else), checks the id against the digest without building a second id string, and reads the
+ * engine's own timestamp format without `Date.parse`.
  */
 import { ValidationError } from './errors.js';
 import { parseRuleInput } from './rule-input.js';
-import { isRuleId, Rule, type RuleJSON, ruleId } from './rule.js';
-
-const digit = (text: string, at: number): number => text.charCodeAt(at) - 48;
-const digits = (text: string, at: number, count: number): number => {
-  let n = 0;
-  for (let i = 0; i < count; i++) {
-    const d = digit(text, at + i);
-    if (d < 0 || d > 9) return NaN;
-    n = n * 10 + d;
-  }
-  return n;
-};
+import { canonicalTime, storedSpec } from './stored-spec.js';
+import { Rule, type RuleJSON } from './rule.js';
+import { isRuleId, ruleId } from './rule-id.js';
 
 /**
  * Epoch milliseconds of an ISO-8601 date. The engine writes `toISOString()`'s form
  * (`2026-01-02T03:04:05.678Z`), read here digit by digit; anything else goes to `Date.parse`.
  */
 export function isoTime(text: string): number {
-  if (text.length !== 24 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84
-    || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58 || text.charCodeAt(19) !== 46 || text.charCodeAt(23) !== 90) {
-    return Date.parse(text);
-  }
-  const year = digits(text, 0, 4);
-  const month = digits(text, 5, 2);
-  const day = digits(text, 8, 2);
-  const hour = digits(text, 11, 2);
-  const minute = digits(text, 14, 2);
-  const second = digits(text, 17, 2);
-  // In these ranges Date.UTC and Date.parse agree (test/startup.test.ts); the rest is Date.parse's to judge
-  // (Date.UTC reads years 0-99 as 1900-1999).
-  if (!(year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59)) return Date.parse(text);
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second, digits(text, 20, 3));
+  const ms = canonicalTime(text);
   return Number.isNaN(ms) ? Date.parse(text) : ms;
 }
 
@@ -61,13 +40,16 @@ export function restoreRule(json: unknown, now: number): Rule | undefined {
   }
   // `revision` identifies a stored write; it is not part of the rule.
   const { id, created, updated, hits, expires, revision } = json as Partial<RuleJSON> & Record<string, unknown>;
-  if (typeof expires === 'string' && Date.parse(expires) <= now) return undefined;
-  let spec;
-  try {
-    spec = parseRuleInput(json, now, true, true);
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    throw new ValidationError(err.details.map((d) => ({ ...d, message: `${labelOf(id)}: ${d.message}` })), { cause: err });
+  if (typeof expires === 'string' && isoTime(expires) <= now) return undefined;
+  // The engine's own form takes the fast path (stored-spec.ts); anything else, valid or not, the general one.
+  let spec = storedSpec(json, now);
+  if (spec === undefined) {
+    try {
+      spec = parseRuleInput(json, now, true, true);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      throw new ValidationError(err.details.map((d) => ({ ...d, message: `${labelOf(id)}: ${d.message}` })), { cause: err });
+    }
   }
   const problems: string[] = [];
   const createdMs = timestamp(created, 'created', problems);

@@ -55,7 +55,11 @@ async function readJournal(handle: import('node:fs/promises').FileHandle, path: 
   let size = 0, records = 0, line = 0;
   // An unparsable line is torn if it is the last one and corruption if anything follows it.
   let bad: { line: number; why: string } | undefined;
-  let carry: Buffer | undefined;
+  // One buffer for the whole file, reused for every read (profiles of a million-rule load showed the
+  // fresh 1 MB buffer per read and the copy joining it to the previous read's partial line at 0.3-0.5 s). A
+  // partial last line moves to its start; a line longer than the buffer doubles it.
+  let buffer = Buffer.allocUnsafe(CHUNK);
+  let carry = 0;
   const take = (text: string, bytes: number): void => {
     line++;
     if (bad) throw refuseFile(path, `line ${bad.line} ${bad.why}`);
@@ -81,24 +85,25 @@ async function readJournal(handle: import('node:fs/promises').FileHandle, path: 
   };
   try {
     for (;;) {
-      const chunk = Buffer.allocUnsafe(CHUNK);
-      const { bytesRead } = await handle.read(chunk, 0, CHUNK, null);
+      if (carry === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(buffer.length)]);
+      const { bytesRead } = await handle.read(buffer, carry, buffer.length - carry, null);
       if (bytesRead === 0) break;
-      const buffer = carry ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      const filled = carry + bytesRead;
       let start = 0;
-      for (let end = buffer.indexOf(10, start); end !== -1; end = buffer.indexOf(10, start)) {
+      for (let end = buffer.indexOf(10, start); end !== -1 && end < filled; end = buffer.indexOf(10, start)) {
         take(buffer.toString('utf8', start, end), end + 1 - start);
         start = end + 1;
       }
-      carry = start < buffer.length ? buffer.subarray(start) : undefined;
+      carry = filled - start;
+      buffer.copyWithin(0, start, filled);
     }
   } catch (err) {
     if (err instanceof LegacyFile) return 'legacy';
     throw err;
   }
-  if (line === 0) return carry ? 'legacy' : { rules, format: 'none', size: 0, records: 0 };
-  if (carry && bad) throw refuseFile(path, `line ${bad.line} ${bad.why}`);
-  const torn = carry ? { line: line + 1, why: 'has no newline' } : bad;
+  if (line === 0) return carry > 0 ? 'legacy' : { rules, format: 'none', size: 0, records: 0 };
+  if (carry > 0 && bad) throw refuseFile(path, `line ${bad.line} ${bad.why}`);
+  const torn = carry > 0 ? { line: line + 1, why: 'has no newline' } : bad;
   return { rules, format: 'journal', size, records, ...(torn ? { torn } : {}) };
 }
 

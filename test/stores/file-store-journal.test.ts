@@ -174,6 +174,27 @@ describe('FileStore 0.1.0 files', () => {
   });
 });
 
+describe('FileStore reading large files', () => {
+  // Reads are 1 MB: records straddle them, and a record (or a 0.1.0 document) may be longer than one.
+  const all = Array.from({ length: 40_000 }, (_, i) => rule(`rule-with-a-longer-id-${i}`, { description: `rule ${i} ${'x'.repeat(i % 300)}` }));
+
+  it('reads records across reads, and a record longer than a read, as written', async () => {
+    const path = fresh();
+    const store = new FileStore(path);
+    await Promise.all(all.map((r) => store.put(r)));
+    await store.saveCounters(all.map((r) => ({ id: r.id, revision: '', hits: 2, used: 0 })));
+    await store.close();
+    assert.ok(lines(path).at(-2)!.length > 1 << 20, 'the counters record is longer than a read');
+    assert.deepEqual(await new FileStore(path).load(), all.map((r) => ({ ...r, hits: 2 })));
+  });
+
+  it('reads a 0.1.0 document longer than a read', async () => {
+    const path = fresh();
+    writeFileSync(path, JSON.stringify({ version: 1, rules: all }));
+    assert.deepEqual(await new FileStore(path).load(), all);
+  });
+});
+
 describe('FileStore group commit', () => {
   it('writes 10,000 concurrent changes in call order (several bounded batches)', async () => {
     const path = fresh();
