@@ -64,6 +64,8 @@ export class RedisStore implements RuleStore {
   /** Resolves once the subscriber has subscribed: from then on every change is reported. */
   #following: Promise<void> | undefined;
   #followed: (() => void) | undefined;
+  /** Loads waiting for the first subscription. */
+  #waiting = 0;
   /** The version of the last change (or snapshot) reported to the listeners. */
   #version = 0;
   /** Loads in flight, and the messages that arrived meanwhile (processed in version order after them). */
@@ -105,9 +107,11 @@ export class RedisStore implements RuleStore {
    * version order, minus those the snapshot already holds: a reload never rolls a listener back.
    */
   async load(): Promise<RuleJSON[]> {
-    if (this.#following) await this.#untilFollowing();
+    // Counted from the start: messages arriving while it waits for the subscription are held for it too.
     this.#loads++;
+    let covers = false;
     try {
+      if (this.#following) covers = await this.#untilFollowing();
       const source: SnapshotSource = {
         client: this.#client, commands: this.#commands, rulesKey: this.#keys.rules, versionKey: this.#keys.version,
         timeoutMs: this.#timeoutMs, held: this.#subscriber ? () => this.#held : undefined,
@@ -127,6 +131,10 @@ export class RedisStore implements RuleStore {
         if (this.#listeners.size > 0) this.#emit({ type: 'reset', rules, version });
       }
       return rules;
+    } catch (err) {
+      // It stood in for the first subscription's reload: the watchers are still owed one.
+      if (covers) void this.#resync();
+      throw err;
     } finally {
       if (--this.#loads === 0) this.#drain();
     }
@@ -197,21 +205,33 @@ export class RedisStore implements RuleStore {
     subscriber.on('message', (_channel: string, message: string) => this.#message(message));
     subscriber.on('ready', () => {
       subscriber.subscribe(this.#keys.channel).then(() => {
+        // A load waiting for the first subscription reads the hash after it: that load is the reload
+        // (one scan at start-up, not two). Any later subscription reloads, whatever load is in flight: a
+        // load that began before it may have read the version before a change the subscriber missed.
+        const covered = this.#waiting > 0;
         this.#followed?.();
-        void this.#resync();
+        this.#followed = undefined;
+        if (!covered) void this.#resync();
       }, (err: unknown) => this.#lost(err as Error));
     });
     this.#poll = setInterval(() => void this.#check(), this.#checkIntervalMs);
     this.#poll.unref();
   }
 
-  /** Waits (up to the command timeout) until the first subscription is in place. */
-  async #untilFollowing(): Promise<void> {
+  /**
+   * Waits (up to the command timeout) until the first subscription is in place. True when it waited for
+   * it: the subscription then counts on this load as its reload.
+   */
+  async #untilFollowing(): Promise<boolean> {
+    if (!this.#followed) return false;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.#timeoutMs); });
+    this.#waiting++;
     const outcome = await Promise.race([this.#following, timeout]);
+    this.#waiting--;
     clearTimeout(timer);
     if (outcome === 'timeout') throw new StoreUnavailableError(`loading rules: not subscribed to ${this.#keys.channel} within ${this.#timeoutMs} ms`);
+    return true;
   }
 
   /** The safety net: reloads when Redis's version is ahead of the last change reported. */
