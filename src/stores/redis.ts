@@ -6,7 +6,7 @@
  * `StoreUnavailableError` and the engine keeps serving the rules it has.
  */
 import { Redis } from 'ioredis';
-import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
+import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreOutcomeUnknownError, StoreUnavailableError } from '../index.js';
 import { RedisCommands } from './redis-commands.js';
 import { CLEAR, DELETE, PUT, RELEASE, RESERVE, SAVE_COUNTERS } from './redis-scripts.js';
 import { readSnapshot, scanHash, type SnapshotSource } from './redis-snapshot.js';
@@ -25,6 +25,22 @@ export interface RedisStoreOptions {
    * interval even when no later change reveals the gap. @default 5000
    */
   checkIntervalMs?: number;
+}
+
+/**
+ * Deltas per counter script: each script blocks Redis while it runs (a `cjson.decode` and a few hash
+ * writes per delta), so a batch of any size is split into scripts of a bounded run time.
+ */
+export const MAX_COUNTER_DELTAS = 1000;
+
+/** A delta's counts go to Redis as integers: anything else would fail its script halfway. */
+function checkDelta(delta: CounterDelta): void {
+  for (const field of ['hits', 'used'] as const) {
+    const n = delta[field];
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new SmtpInterceptError('invalid_counters', `saving counters of rule ${delta.id}: ${field} must be a non-negative integer, got ${String(n)}`);
+    }
+  }
 }
 
 /** Messages kept while a load is in flight; past this many, they are dropped and the set reloaded. */
@@ -154,13 +170,29 @@ export class RedisStore implements RuleStore {
   }
 
   /**
-   * Saves counters in one script. `hits` of a rule are the total every instance saved (kept when the
-   * rule is updated); `used` counts against `times` of rules without a cluster budget.
+   * Saves counters, in scripts of at most {@link MAX_COUNTER_DELTAS} deltas sent back to back at the call
+   * (so they keep their place among the store's writes) and each run atomically. `hits` of a rule are the
+   * total every instance saved (kept when the rule is updated); `used` counts against `times` of rules
+   * without a cluster budget. Rejects with `StoreUnavailableError` only when no script may have been
+   * applied; when some were (or may have been) and others failed, with `StoreOutcomeUnknownError`.
    */
   async saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    const args = deltas.flatMap((d) => [d.id, d.revision, String(d.hits), String(d.used)]);
-    await this.#eval('saving counters', SAVE_COUNTERS, this.#changeKeys(), [this.#keys.channel, this.#keys.budget, ...args]);
+    for (const d of deltas) checkDelta(d);
+    const keys = this.#changeKeys();
+    const scripts: Promise<unknown>[] = [];
+    for (let start = 0; start < deltas.length; start += MAX_COUNTER_DELTAS) {
+      const args = [this.#keys.channel, this.#keys.budget];
+      for (const d of deltas.slice(start, start + MAX_COUNTER_DELTAS)) args.push(d.id, d.revision, String(d.hits), String(d.used));
+      scripts.push(this.#eval('saving counters', SAVE_COUNTERS, keys, args));
+    }
+    const outcomes = await Promise.allSettled(scripts);
+    const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed.length === 0) return;
+    const first = failed[0]!.reason as Error;
+    // Nothing recorded only if every script certainly failed: then the caller keeps the deltas and retries.
+    if (failed.length === outcomes.length && failed.every((o) => !(o.reason instanceof StoreOutcomeUnknownError))) throw first;
+    throw new StoreOutcomeUnknownError(`saving counters: ${failed.length} of ${outcomes.length} scripts failed (${first.message}); part of the batch may be recorded, so repeating it could count twice`, { cause: first });
   }
 
   async reserve(id: string, wanted: number, used: number, revision: string, request = ''): Promise<number> {
