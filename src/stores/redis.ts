@@ -6,10 +6,13 @@
  * `StoreUnavailableError` and the engine keeps serving the rules it has.
  */
 import { Redis } from 'ioredis';
-import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreOutcomeUnknownError, StoreUnavailableError } from '../index.js';
+import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
 import { RedisCommands } from './redis-commands.js';
 import { CLEAR, DELETE, PUT, RELEASE, RESERVE, SAVE_COUNTERS } from './redis-scripts.js';
-import { readSnapshot, scanHash, type SnapshotSource } from './redis-snapshot.js';
+import { applySavedCounters, saveInScripts } from './redis-counters.js';
+import { decodeMessage, readSnapshot, type SnapshotSource, versionOf } from './redis-snapshot.js';
+
+export { MAX_COUNTER_DELTAS } from './redis-counters.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -27,39 +30,11 @@ export interface RedisStoreOptions {
   checkIntervalMs?: number;
 }
 
-/**
- * Deltas per counter script: each script blocks Redis while it runs (a `cjson.decode` and a few hash
- * writes per delta), so a batch of any size is split into scripts of a bounded run time.
- */
-export const MAX_COUNTER_DELTAS = 1000;
-
-/** A delta's counts go to Redis as integers: anything else would fail its script halfway. */
-function checkDelta(delta: CounterDelta): void {
-  for (const field of ['hits', 'used'] as const) {
-    const n = delta[field];
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new SmtpInterceptError('invalid_counters', `saving counters of rule ${delta.id}: ${field} must be a non-negative integer, got ${String(n)}`);
-    }
-  }
-}
-
 /** Messages kept while a load is in flight; past this many, they are dropped and the set reloaded. */
 const MAX_HELD = 10_000;
 
 type Listener = (change: StoreChange) => void;
 type ErrorListener = (err: Error) => void;
-
-/** The version a published message starts with. */
-const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
-
-/** A stored rule with the counters saved for it (`<prefix>:hits`, `<prefix>:used`). */
-function withSavedCounters(rule: RuleJSON, hits: string | undefined, used: string | undefined): RuleJSON {
-  if (hits === undefined && (used === undefined || rule.times === undefined)) return rule;
-  const counted: RuleJSON = { ...rule };
-  if (hits !== undefined) counted.hits = Number(hits);
-  if (used !== undefined && rule.times !== undefined) counted.times = rule.times - Number(used);
-  return counted;
-}
 
 /**
  * A `RuleStore` on Redis, for `clusterStore`.
@@ -132,14 +107,8 @@ export class RedisStore implements RuleStore {
         client: this.#client, commands: this.#commands, rulesKey: this.#keys.rules, versionKey: this.#keys.version,
         timeoutMs: this.#timeoutMs, held: this.#subscriber ? () => this.#held : undefined,
       };
-      const snapshot = await readSnapshot(source);
-      // Counters are read after the rules: they only grow, so a later read is at worst more recent.
-      const hits = new Map<string, string>();
-      const used = new Map<string, string>();
-      await scanHash(source, this.#keys.hits, (id, n) => hits.set(id, n));
-      await scanHash(source, this.#keys.used, (id, n) => used.set(id, n));
-      const { version } = snapshot;
-      const rules = snapshot.rules.map((rule) => withSavedCounters(rule, hits.get(rule.id), used.get(rule.id)));
+      const { rules, version } = await readSnapshot(source);
+      await applySavedCounters(source, this.#keys, rules);
       // Held messages that cover every version up to the snapshot's say the same in finer grain (with the
       // reason of a removal); otherwise listeners get the snapshot.
       if (version > this.#version && !this.#holds(this.#version + 1, version)) {
@@ -170,29 +139,16 @@ export class RedisStore implements RuleStore {
   }
 
   /**
-   * Saves counters, in scripts of at most {@link MAX_COUNTER_DELTAS} deltas sent back to back at the call
-   * (so they keep their place among the store's writes) and each run atomically. `hits` of a rule are the
+   * Saves counters in scripts of at most `MAX_COUNTER_DELTAS` deltas, each run atomically, sent back to
+   * back at the call (see `saveInScripts`). `hits` of a rule are the
    * total every instance saved (kept when the rule is updated); `used` counts against `times` of rules
    * without a cluster budget. Rejects with `StoreUnavailableError` only when no script may have been
    * applied; when some were (or may have been) and others failed, with `StoreOutcomeUnknownError`.
    */
   async saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    for (const d of deltas) checkDelta(d);
     const keys = this.#changeKeys();
-    const scripts: Promise<unknown>[] = [];
-    for (let start = 0; start < deltas.length; start += MAX_COUNTER_DELTAS) {
-      const args = [this.#keys.channel, this.#keys.budget];
-      for (const d of deltas.slice(start, start + MAX_COUNTER_DELTAS)) args.push(d.id, d.revision, String(d.hits), String(d.used));
-      scripts.push(this.#eval('saving counters', SAVE_COUNTERS, keys, args));
-    }
-    const outcomes = await Promise.allSettled(scripts);
-    const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failed.length === 0) return;
-    const first = failed[0]!.reason as Error;
-    // Nothing recorded only if every script certainly failed: then the caller keeps the deltas and retries.
-    if (failed.length === outcomes.length && failed.every((o) => !(o.reason instanceof StoreOutcomeUnknownError))) throw first;
-    throw new StoreOutcomeUnknownError(`saving counters: ${failed.length} of ${outcomes.length} scripts failed (${first.message}); part of the batch may be recorded, so repeating it could count twice`, { cause: first });
+    await saveInScripts(deltas, (args) => this.#eval('saving counters', SAVE_COUNTERS, keys, [this.#keys.channel, this.#keys.budget, ...args]));
   }
 
   async reserve(id: string, wanted: number, used: number, revision: string, request = ''): Promise<number> {
@@ -302,14 +258,10 @@ export class RedisStore implements RuleStore {
       else this.#overflowed = true;
       return;
     }
-    const first = message.indexOf(' ');
-    const second = message.indexOf(' ', first + 1);
-    const version = versionOf(message);
+    const { version, type, payload } = decodeMessage(message);
     if (version <= this.#version) return; // already part of the last snapshot
     if (version !== this.#version + 1) return void this.#resync(); // a gap: something was missed
     this.#version = version;
-    const type = message.slice(first + 1, second);
-    const payload = message.slice(second + 1);
     if (type === 'put') {
       let rule: RuleJSON;
       try {
