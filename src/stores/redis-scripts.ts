@@ -88,14 +88,20 @@ return 0`;
  * KEYS rules, version, hits, used; ARGV channel, budget key prefix, then per rule: id, revision, hits,
  * used. Counts only deltas of the stored revision (read from the rule JSON). Hits start from the JSON's
  * `hits` (a rule stored before counters were saved). A rule whose saved uses reach its `times` is
- * removed and an `exhausted` delete published, as `RESERVE` does for budgets.
+ * removed and an `exhausted` delete published, as `RESERVE` does for budgets. Every rule is read and
+ * decoded before the first write: a stored rule that is not JSON fails the script with nothing written
+ * (Redis does not undo the writes of a script that fails halfway).
  */
 export const SAVE_COUNTERS = `
+local rules, gone = {}, {}
+for i = 3, #ARGV, 4 do
+  local json = redis.call('HGET', KEYS[1], ARGV[i])
+  rules[i] = json and cjson.decode(json) or false
+end
 for i = 3, #ARGV, 4 do
   local id, hits, used = ARGV[i], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-  local json = redis.call('HGET', KEYS[1], id)
-  local rule = json and cjson.decode(json)
-  if rule and (rule.revision or '') == ARGV[i + 1] then
+  local rule = rules[i]
+  if rule and not gone[id] and (rule.revision or '') == ARGV[i + 1] then
     if hits > 0 then
       if redis.call('HEXISTS', KEYS[3], id) == 0 then redis.call('HSET', KEYS[3], id, string.format('%d', rule.hits or 0)) end
       redis.call('HINCRBY', KEYS[3], id, hits)
@@ -105,6 +111,7 @@ for i = 3, #ARGV, 4 do
       redis.call('HDEL', KEYS[3], id)
       redis.call('HDEL', KEYS[4], id)
       redis.call('DEL', ARGV[2] .. id)
+      gone[id] = true
       local v = redis.call('INCR', KEYS[2])
       redis.call('PUBLISH', ARGV[1], v .. ' exhausted ' .. id)
     end

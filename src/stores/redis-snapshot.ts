@@ -31,7 +31,15 @@ export interface SnapshotSource {
   readonly held: (() => readonly string[]) | undefined;
 }
 
-const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
+/** The version a published message starts with. */
+export const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
+
+/** A published message's parts: `<version> <type> <payload>` (see `redis-scripts.ts`). */
+export function decodeMessage(message: string): { version: number; type: string; payload: string } {
+  const first = message.indexOf(' ');
+  const second = message.indexOf(' ', first + 1);
+  return { version: Number(message.slice(0, first)), type: message.slice(first + 1, second), payload: message.slice(second + 1) };
+}
 
 function parse(source: SnapshotSource, id: string, text: string): RuleJSON {
   try {
@@ -85,11 +93,7 @@ async function replayed(source: SnapshotSource, rules: Map<string, RuleJSON>, fr
     changes = inRange(held(), from, to);
   }
   for (let v = from + 1; v <= to; v++) {
-    const message = changes.get(v)!;
-    const first = message.indexOf(' ');
-    const second = message.indexOf(' ', first + 1);
-    const type = message.slice(first + 1, second);
-    const payload = message.slice(second + 1);
+    const { type, payload } = decodeMessage(changes.get(v)!);
     if (type === 'put') {
       const rule = parse(source, 'published in a change', payload);
       rules.set(rule.id, rule);

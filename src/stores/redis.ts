@@ -9,7 +9,10 @@ import { Redis } from 'ioredis';
 import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
 import { RedisCommands } from './redis-commands.js';
 import { CLEAR, DELETE, PUT, RELEASE, RESERVE, SAVE_COUNTERS } from './redis-scripts.js';
-import { readSnapshot, scanHash, type SnapshotSource } from './redis-snapshot.js';
+import { applySavedCounters, saveInScripts } from './redis-counters.js';
+import { decodeMessage, readSnapshot, type SnapshotSource, versionOf } from './redis-snapshot.js';
+
+export { MAX_COUNTER_DELTAS } from './redis-counters.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -33,18 +36,6 @@ const MAX_HELD = 10_000;
 type Listener = (change: StoreChange) => void;
 type ErrorListener = (err: Error) => void;
 
-/** The version a published message starts with. */
-const versionOf = (message: string): number => Number(message.slice(0, message.indexOf(' ')));
-
-/** A stored rule with the counters saved for it (`<prefix>:hits`, `<prefix>:used`). */
-function withSavedCounters(rule: RuleJSON, hits: string | undefined, used: string | undefined): RuleJSON {
-  if (hits === undefined && (used === undefined || rule.times === undefined)) return rule;
-  const counted: RuleJSON = { ...rule };
-  if (hits !== undefined) counted.hits = Number(hits);
-  if (used !== undefined && rule.times !== undefined) counted.times = rule.times - Number(used);
-  return counted;
-}
-
 /**
  * A `RuleStore` on Redis, for `clusterStore`.
  *
@@ -64,6 +55,8 @@ export class RedisStore implements RuleStore {
   /** Resolves once the subscriber has subscribed: from then on every change is reported. */
   #following: Promise<void> | undefined;
   #followed: (() => void) | undefined;
+  /** Loads waiting for the first subscription. */
+  #waiting = 0;
   /** The version of the last change (or snapshot) reported to the listeners. */
   #version = 0;
   /** Loads in flight, and the messages that arrived meanwhile (processed in version order after them). */
@@ -105,21 +98,17 @@ export class RedisStore implements RuleStore {
    * version order, minus those the snapshot already holds: a reload never rolls a listener back.
    */
   async load(): Promise<RuleJSON[]> {
-    if (this.#following) await this.#untilFollowing();
+    // Counted from the start: messages arriving while it waits for the subscription are held for it too.
     this.#loads++;
+    let covers = false;
     try {
+      if (this.#following) covers = await this.#untilFollowing();
       const source: SnapshotSource = {
         client: this.#client, commands: this.#commands, rulesKey: this.#keys.rules, versionKey: this.#keys.version,
         timeoutMs: this.#timeoutMs, held: this.#subscriber ? () => this.#held : undefined,
       };
-      const snapshot = await readSnapshot(source);
-      // Counters are read after the rules: they only grow, so a later read is at worst more recent.
-      const hits = new Map<string, string>();
-      const used = new Map<string, string>();
-      await scanHash(source, this.#keys.hits, (id, n) => hits.set(id, n));
-      await scanHash(source, this.#keys.used, (id, n) => used.set(id, n));
-      const { version } = snapshot;
-      const rules = snapshot.rules.map((rule) => withSavedCounters(rule, hits.get(rule.id), used.get(rule.id)));
+      const { rules, version } = await readSnapshot(source);
+      await applySavedCounters(source, this.#keys, rules);
       // Held messages that cover every version up to the snapshot's say the same in finer grain (with the
       // reason of a removal); otherwise listeners get the snapshot.
       if (version > this.#version && !this.#holds(this.#version + 1, version)) {
@@ -127,6 +116,10 @@ export class RedisStore implements RuleStore {
         if (this.#listeners.size > 0) this.#emit({ type: 'reset', rules, version });
       }
       return rules;
+    } catch (err) {
+      // It stood in for the first subscription's reload: the watchers are still owed one.
+      if (covers) void this.#resync();
+      throw err;
     } finally {
       if (--this.#loads === 0) this.#drain();
     }
@@ -146,13 +139,16 @@ export class RedisStore implements RuleStore {
   }
 
   /**
-   * Saves counters in one script. `hits` of a rule are the total every instance saved (kept when the
-   * rule is updated); `used` counts against `times` of rules without a cluster budget.
+   * Saves counters in scripts of at most `MAX_COUNTER_DELTAS` deltas, each run atomically, sent back to
+   * back at the call (see `saveInScripts`). `hits` of a rule are the
+   * total every instance saved (kept when the rule is updated); `used` counts against `times` of rules
+   * without a cluster budget. Rejects with `StoreUnavailableError` only when no script may have been
+   * applied; when some were (or may have been) and others failed, with `StoreOutcomeUnknownError`.
    */
   async saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    const args = deltas.flatMap((d) => [d.id, d.revision, String(d.hits), String(d.used)]);
-    await this.#eval('saving counters', SAVE_COUNTERS, this.#changeKeys(), [this.#keys.channel, this.#keys.budget, ...args]);
+    const keys = this.#changeKeys();
+    await saveInScripts(deltas, (args) => this.#eval('saving counters', SAVE_COUNTERS, keys, [this.#keys.channel, this.#keys.budget, ...args]));
   }
 
   async reserve(id: string, wanted: number, used: number, revision: string, request = ''): Promise<number> {
@@ -197,21 +193,33 @@ export class RedisStore implements RuleStore {
     subscriber.on('message', (_channel: string, message: string) => this.#message(message));
     subscriber.on('ready', () => {
       subscriber.subscribe(this.#keys.channel).then(() => {
+        // A load waiting for the first subscription reads the hash after it: that load is the reload
+        // (one scan at start-up, not two). Any later subscription reloads, whatever load is in flight: a
+        // load that began before it may have read the version before a change the subscriber missed.
+        const covered = this.#waiting > 0;
         this.#followed?.();
-        void this.#resync();
+        this.#followed = undefined;
+        if (!covered) void this.#resync();
       }, (err: unknown) => this.#lost(err as Error));
     });
     this.#poll = setInterval(() => void this.#check(), this.#checkIntervalMs);
     this.#poll.unref();
   }
 
-  /** Waits (up to the command timeout) until the first subscription is in place. */
-  async #untilFollowing(): Promise<void> {
+  /**
+   * Waits (up to the command timeout) until the first subscription is in place. True when it waited for
+   * it: the subscription then counts on this load as its reload.
+   */
+  async #untilFollowing(): Promise<boolean> {
+    if (!this.#followed) return false;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.#timeoutMs); });
+    this.#waiting++;
     const outcome = await Promise.race([this.#following, timeout]);
+    this.#waiting--;
     clearTimeout(timer);
     if (outcome === 'timeout') throw new StoreUnavailableError(`loading rules: not subscribed to ${this.#keys.channel} within ${this.#timeoutMs} ms`);
+    return true;
   }
 
   /** The safety net: reloads when Redis's version is ahead of the last change reported. */
@@ -250,14 +258,10 @@ export class RedisStore implements RuleStore {
       else this.#overflowed = true;
       return;
     }
-    const first = message.indexOf(' ');
-    const second = message.indexOf(' ', first + 1);
-    const version = versionOf(message);
+    const { version, type, payload } = decodeMessage(message);
     if (version <= this.#version) return; // already part of the last snapshot
     if (version !== this.#version + 1) return void this.#resync(); // a gap: something was missed
     this.#version = version;
-    const type = message.slice(first + 1, second);
-    const payload = message.slice(second + 1);
     if (type === 'put') {
       let rule: RuleJSON;
       try {
