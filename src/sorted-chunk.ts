@@ -15,13 +15,27 @@ export interface Chunk<T> {
   free: number[];
 }
 
-/** @internal A chunk of `items` and `keys` in order, with spare room for `capacity` entries. */
+/** Keys and slots for `capacity` entries in one buffer: one allocation and one buffer object per chunk. */
+function storage(capacity: number): { keys: Float64Array; slots: Uint16Array } {
+  const buffer = new ArrayBuffer(capacity * 10);
+  return { keys: new Float64Array(buffer, 0, capacity), slots: new Uint16Array(buffer, capacity * 8, capacity) };
+}
+
+/** @internal A chunk of `items` and `keys` in order, with room for `capacity` entries. */
 export function chunkOf<T>(items: T[], keys: Float64Array, capacity = items.length): Chunk<T> {
-  const slots = new Uint16Array(capacity);
-  for (let p = 0; p < items.length; p++) slots[p] = p;
-  const spare = new Float64Array(capacity);
-  spare.set(keys.subarray(0, items.length));
-  return { size: items.length, keys: spare, slots, items, free: [] };
+  const chunk = { size: items.length, ...storage(capacity), items, free: [] };
+  chunk.keys.set(keys.subarray(0, items.length));
+  for (let p = 0; p < items.length; p++) chunk.slots[p] = p;
+  return chunk;
+}
+
+/** @internal Moves `chunk`'s keys and slots to storage for `capacity` entries. */
+export function resize<T>(chunk: Chunk<T>, capacity: number): void {
+  const { keys, slots } = storage(capacity);
+  keys.set(chunk.keys.subarray(0, chunk.size));
+  slots.set(chunk.slots.subarray(0, chunk.size));
+  chunk.keys = keys;
+  chunk.slots = slots;
 }
 
 /** @internal The items of `chunk` from position `from` to `to`, in order. */
@@ -41,13 +55,6 @@ export function seekKey(keys: Float64Array | readonly number[], size: number, ke
     else hi = mid;
   }
   return lo;
-}
-
-/** @internal A copy of the first `length` numbers of `array` in an array of `capacity`. */
-export function grow<A extends Float64Array | Uint16Array>(array: A, length: number, capacity: number): A {
-  const next = new (array.constructor as new (n: number) => A)(capacity);
-  next.set(array.subarray(0, length));
-  return next;
 }
 
 /** @internal A position in a `SortedList`, walking the items below a key bound. */

@@ -11,12 +11,12 @@
  * old array makes V8's write barrier look up the heap page of every reference moved (one cache miss each,
  * for references to rules spread over the heap). Searches read keys, and items only on equal keys.
  */
-import { type Chunk, chunkOf, Cursor, grow, ordered, seekKey } from './sorted-chunk.js';
+import { type Chunk, chunkOf, Cursor, ordered, resize, seekKey } from './sorted-chunk.js';
 
 export { Cursor } from './sorted-chunk.js';
 
 /** Chunks split above twice this length and merge with a neighbour below half of it. */
-export const CHUNK = 128;
+export const CHUNK = 256;
 
 /**
  * @internal A sorted list of distinct items: ordered by `keyOf`, then by `tie` among items with equal
@@ -57,9 +57,7 @@ export class SortedList<T> {
     const at = this.#lowerBound(chunk, key, item);
     if (at < chunk.size && chunk.keys[at] === key && this.#same(this.#at(chunk, at), item)) return false;
     if (chunk.size === chunk.keys.length) {
-      const capacity = Math.min(2 * CHUNK + 1, chunk.size + (chunk.size >>> 1) + 16);
-      chunk.keys = grow(chunk.keys, chunk.size, capacity);
-      chunk.slots = grow(chunk.slots, chunk.size, capacity);
+      resize(chunk, Math.min(2 * CHUNK + 1, chunk.size + (chunk.size >>> 1) + 16));
     }
     const slot = chunk.free.pop() ?? chunk.items.push(undefined) - 1;
     chunk.items[slot] = item;
