@@ -93,13 +93,9 @@ export class RuleCatalog {
       const items = members.subarray(0, m);
       const byValue = hashes.subarray(0, m);
       sortByKeys(items, byValue); // stable: id order within each value
-      const list: Rule[] = [];
       const keys = new Float64Array(m);
-      for (let k = 0; k < m; k++) {
-        list.push(rules[items[k]!]!);
-        keys[k] = packKey(byValue[k]!, prefixes[items[k]!]!);
-      }
-      this.#fields[f]!.addSorted(list, keys);
+      for (let k = 0; k < m; k++) keys[k] = packKey(byValue[k]!, prefixes[items[k]!]!);
+      this.#fields[f]!.addSorted(rules, keys, items);
     }
   }
 

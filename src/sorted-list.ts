@@ -73,37 +73,54 @@ export class SortedList<T> {
 
   /**
    * Inserts many items at once (a store's snapshot at start-up), given **sorted** by the list's order with
-   * their keys: one linear merge and one chunking instead of an insert each, when the batch is not small
-   * next to the list. Items equal to one already there, or to an earlier one of the batch, are skipped
-   * (as `add` skips them).
+   * their keys (`keys[k]` is the key of the k-th item; the k-th item is `items[order[k]]` when `order` is
+   * given, else `items[k]`): one linear merge and one chunking instead of an insert each, when the batch
+   * is not small next to the list. Items equal to one already there, or to an earlier one of the batch,
+   * are skipped (as `add` skips them).
    */
-  addSorted(items: readonly T[], keys: Float64Array): void {
-    if (keys.length !== items.length) throw new RangeError(`addSorted: ${items.length} items but ${keys.length} keys`);
+  addSorted(items: readonly T[], keys: Float64Array, order?: Uint32Array): void {
+    const n = order === undefined ? items.length : order.length;
+    if (keys.length !== n) throw new RangeError(`addSorted: ${n} items but ${keys.length} keys`);
+    const itemAt = order === undefined ? (k: number) => items[k]! : (k: number) => items[order[k]!]!;
     // Into a list much larger than the batch, inserts move less than a rebuild.
-    if (this.#size > 0 && (items.length < 64 || items.length < this.#size / 4)) {
-      for (const item of items) this.add(item);
+    if (this.#size > 0 && (n < 64 || n < this.#size / 4)) {
+      for (let k = 0; k < n; k++) this.add(itemAt(k));
       return;
     }
-    const [allItems, allKeys] = this.#size === 0 ? [items, keys] : this.#merged(items, keys);
-    const kept: T[] = [];
-    const keptKeys = new Float64Array(allItems.length);
-    for (let j = 0; j < allItems.length; j++) {
-      const item = allItems[j]!;
-      const key = allKeys[j]!;
-      // Duplicates are adjacent: keep the first.
-      if (kept.length > 0 && keptKeys[kept.length - 1] === key && this.#tie(kept[kept.length - 1]!, item) === 0) continue;
-      keptKeys[kept.length] = key;
-      kept.push(item);
-    }
+    if (this.#size > 0) {
+      const [all, allKeys] = this.#merged(Array.from({ length: n }, (_, k) => itemAt(k)), keys);
+      this.#build(allKeys, (k) => all[k]!);
+    } else this.#build(keys, itemAt);
+  }
+
+  /**
+   * Replaces the chunks with full chunks of the sorted items, built directly: references are stored
+   * only into small new arrays (a store into a large old array pays V8's write barrier a lookup of the
+   * referenced rule's heap page: at a million rules, most of a bulk load's time).
+   */
+  #build(keys: Float64Array, itemAt: (k: number) => T): void {
     this.#chunks = [];
     this.#maxes = [];
-    // Full chunks of exact size: a loaded snapshot has no spare room (its first insert grows a chunk).
-    for (let start = 0; start < kept.length; start += CHUNK) {
-      const end = Math.min(start + CHUNK, kept.length);
-      this.#chunks.push(chunkOf(kept.slice(start, end), keptKeys.subarray(start, end)));
-      this.#maxes.push(keptKeys[end - 1]!);
+    this.#size = 0;
+    let chunk: Chunk<T> | undefined;
+    for (let k = 0; k < keys.length; k++) {
+      const item = itemAt(k);
+      const key = keys[k]!;
+      // Duplicates are adjacent: keep the first.
+      if (chunk !== undefined && chunk.keys[chunk.size - 1] === key && this.#same(this.#at(chunk, chunk.size - 1), item)) continue;
+      if (chunk === undefined || chunk.size === CHUNK) {
+        // Exact size for a full chunk: a loaded snapshot has no spare room (its first insert grows a chunk).
+        chunk = chunkOf<T>([], keys, Math.min(CHUNK, keys.length - k));
+        this.#chunks.push(chunk);
+        this.#maxes.push(key);
+      }
+      chunk.keys[chunk.size] = key;
+      chunk.slots[chunk.size] = chunk.size;
+      chunk.items.push(item);
+      chunk.size++;
+      this.#maxes[this.#maxes.length - 1] = key;
+      this.#size++;
     }
-    this.#size = kept.length;
   }
 
   /** Replaces the item equal to `item` with it (an updated object in the same place); false when absent. */
