@@ -38,10 +38,10 @@ export function resize<T>(chunk: Chunk<T>, capacity: number): void {
   chunk.slots = slots;
 }
 
-/** @internal The items of `chunk` from position `from` to `to`, in order. */
-export function ordered<T>(chunk: Chunk<T>, from = 0, to = chunk.size): T[] {
+/** @internal The items of `chunk`, in order. */
+export function ordered<T>(chunk: Chunk<T>): T[] {
   const out: T[] = [];
-  for (let p = from; p < to; p++) out.push(chunk.items[chunk.slots[p]!]!);
+  for (let p = 0; p < chunk.size; p++) out.push(chunk.items[chunk.slots[p]!]!);
   return out;
 }
 
