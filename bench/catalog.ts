@@ -7,22 +7,12 @@ import { parseRuleInput } from '../src/rule-input.js';
 import { RuleCatalog } from '../src/rule-catalog.js';
 import { Rule, ruleId } from '../src/rule.js';
 import { ruleAt } from './workload.js';
+import { heapMeter } from './heap.js';
 
 const SIZE = process.argv.includes('--quick') ? 100_000 : 1_000_000;
 const SMALL = 1_000;
 const BATCH = 1_000;
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc (npm run bench:catalog does)');
-/** The JavaScript heap plus array buffers: the index's keys and slots live in typed arrays, outside the heap. */
-// Array buffers are freed by a sweeper after the collection: wait for it before reading.
-const heap = async () => {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const { heapUsed, arrayBuffers } = process.memoryUsage();
-  return heapUsed + arrayBuffers;
-};
+const heap = heapMeter('bench:catalog');
 const NOW = Date.now();
 
 /** The workload's rule `i` as the engine holds it (validated, with its id). */
@@ -61,9 +51,9 @@ const sortMs: number[] = [];
 const setManyMs: number[] = [];
 let loaded: RuleCatalog | undefined;
 for (let round = 0; round < 5; round++) {
-  gc();
+  await heap();
   sortMs.push(time(() => ids.slice().sort()));
-  gc();
+  await heap();
   const catalog = new RuleCatalog();
   setManyMs.push(time(() => catalog.setMany(rules)));
   loaded = catalog;

@@ -12,22 +12,12 @@ import { Interceptor, type Rule, type RuleFilter } from '../src/index.js';
 import { RuleCatalog } from '../src/rule-catalog.js';
 import { parseFilter, matchesTerms } from '../src/rule-filter.js';
 import { indices, ruleAt } from './workload.js';
+import { heapMeter } from './heap.js';
 
 const SIZE = process.argv.includes('--quick') ? 100_000 : 1_000_000;
 const ROUNDS = 10;
 const PER_ROUND = 100;
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc (npm run bench:listing does)');
-// The heap plus array buffers (the index's keys live in typed arrays), read once the collector's
-// sweeper has freed the buffers of earlier garbage.
-const heap = async () => {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const { heapUsed, arrayBuffers } = process.memoryUsage();
-  return heapUsed + arrayBuffers;
-};
+const heap = heapMeter('bench:listing');
 
 const ic = new Interceptor();
 const started = performance.now();
