@@ -28,7 +28,7 @@ const buildS = (performance.now() - started) / 1000;
 const addUs = (buildS * 1e6) / ic.size;
 
 // The index's cost: a second catalog over the same rules holds exactly what the interceptor's holds
-// (references to the rules' own id and value strings), so the heap it adds is the cost per rule.
+// (references to the rules, with their keys and slots), so the memory it adds is the cost per rule.
 const rules = ic.list();
 const before = await heap();
 let catalog: RuleCatalog | undefined = new RuleCatalog();
