@@ -5,7 +5,8 @@
 // 100,000 rules).
 import { parseRuleInput } from '../src/rule-input.js';
 import { RuleCatalog } from '../src/rule-catalog.js';
-import { Rule, ruleId } from '../src/rule.js';
+import { ruleId } from '../src/rule-id.js';
+import { Rule } from '../src/rule.js';
 import { ruleAt } from './workload.js';
 import { heapMeter } from './heap.js';
 

@@ -8,7 +8,8 @@ import { valueHash } from '../src/catalog-keys.js';
 import { RuleCatalog } from '../src/rule-catalog.js';
 import { type FilterTerm } from '../src/rule-filter.js';
 import { parseRuleInput } from '../src/rule-input.js';
-import { Rule, ruleId } from '../src/rule.js';
+import { ruleId } from '../src/rule-id.js';
+import { Rule } from '../src/rule.js';
 import type { RuleInput } from '../src/index.js';
 
 /** Two domains with the same 31-bit value hash (found by search; about 50,000 tries). */
