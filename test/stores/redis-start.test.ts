@@ -3,27 +3,17 @@
 // once, with or without another client writing meanwhile, and a subscription restored while a reload is
 // in flight still gets a reload of its own.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Interceptor, type RuleJSON } from '../../src/index.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import { SCAN_BATCH } from '../../src/stores/redis-snapshot.js';
 import { storedAt } from '../../bench/workload.js';
 import { startDelayProxy } from '../helpers/delay-proxy.js';
-import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { useRedisSuite } from '../helpers/redis-suite.js';
 
-let server: RedisServer;
-let admin: Redis;
-let prefixes = 0;
-const nextPrefix = () => `start-${process.pid}-${++prefixes}`;
-before(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
-after(async () => {
-  admin.disconnect();
-  await server.stop();
-});
+const redis = useRedisSuite('start');
+const nextPrefix = redis.nextPrefix;
 
 async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -35,7 +25,7 @@ async function until(check: () => boolean, what: string, ms = 5000): Promise<voi
 
 /** Every command Redis runs from now on, as its arguments (lower-case command name first). */
 async function monitor(each?: (command: readonly string[]) => void): Promise<{ commands: string[][]; seen: () => Promise<void>; stop: () => void }> {
-  const base = new Redis(server.url);
+  const base = new Redis(redis.server.url);
   const client = await base.monitor(); // a connection of its own
   const commands: string[][] = [];
   let marks = 0;
@@ -49,7 +39,7 @@ async function monitor(each?: (command: readonly string[]) => void): Promise<{ c
     // Redis feeds a monitor in the order it runs commands: once a marker sent now is seen, so is everything before it.
     seen: async () => {
       const mark = `mark-${++marks}`;
-      await admin.echo(mark);
+      await redis.admin.echo(mark);
       await until(() => commands.some((c) => c[0] === 'echo' && c[1] === mark), 'the monitor to catch up');
     },
     stop: () => { client.disconnect(); base.disconnect(); },
@@ -62,9 +52,9 @@ const scansOf = (commands: readonly string[][], key: string) => commands.filter(
 async function fill(prefix: string, size: number): Promise<RuleJSON[]> {
   const rules = Array.from({ length: size }, (_, i) => storedAt(i, true));
   for (let start = 0; start < size; start += 5_000) {
-    await admin.hset(`${prefix}:rules`, ...rules.slice(start, start + 5_000).flatMap((r) => [r.id, JSON.stringify(r)]));
+    await redis.admin.hset(`${prefix}:rules`, ...rules.slice(start, start + 5_000).flatMap((r) => [r.id, JSON.stringify(r)]));
   }
-  await admin.set(`${prefix}:version`, '1');
+  await redis.admin.set(`${prefix}:version`, '1');
   return rules;
 }
 
@@ -74,7 +64,7 @@ describe('RedisStore start-up', () => {
     const size = 2 * SCAN_BATCH + 1; // a scan of several batches: a window for writes
     const rules = await fill(prefix, size);
     const watch = await monitor();
-    const writer = new RedisStore({ redis: server.url, prefix });
+    const writer = new RedisStore({ redis: redis.server.url, prefix });
     const extra = Array.from({ length: 20 }, (_, k) => storedAt(size + k, true));
     let writes = 0;
     let stop = true;
@@ -94,7 +84,7 @@ describe('RedisStore start-up', () => {
       for (let round = 0; round < 30; round++) {
         const busy = round >= 15;
         if (busy && stop) startWriting();
-        const store = new RedisStore({ redis: server.url, prefix, commandTimeoutMs: 10_000, checkIntervalMs: 60_000 });
+        const store = new RedisStore({ redis: redis.server.url, prefix, commandTimeoutMs: 10_000, checkIntervalMs: 60_000 });
         const ic = new Interceptor({ clusterStore: store });
         const seen = new Map<string, number>();
         const regressions: string[] = [];
@@ -116,7 +106,7 @@ describe('RedisStore start-up', () => {
           // The writer pauses; the instance must then hold exactly what the hash holds.
           stop = true;
           await writing;
-          const want = new Map(Object.entries(await admin.hgetall(`${prefix}:rules`)).map(([id, text]) => [id, (JSON.parse(text) as RuleJSON).description]));
+          const want = new Map(Object.entries(await redis.admin.hgetall(`${prefix}:rules`)).map(([id, text]) => [id, (JSON.parse(text) as RuleJSON).description]));
           await until(() => ic.size === want.size && [...want].every(([id, description]) => ic.get(id)?.description === description), `round ${round}: the instance to hold the hash`);
           assert.deepEqual(regressions, []);
         } finally {
@@ -134,17 +124,17 @@ describe('RedisStore start-up', () => {
 
   it('a subscription restored while a reload is in flight still triggers a reload of its own', async () => {
     // Replies to the store's commands come 300 ms late, so a reload spans seconds; the subscriber is not slowed.
-    const proxy = await startDelayProxy(server.port, 300, 'commands');
+    const proxy = await startDelayProxy(redis.server.port, 300, 'commands');
     const prefix = nextPrefix();
     const [hitsKey, usedKey] = [`${prefix}:hits`, `${prefix}:used`];
     await fill(prefix, 10);
     // Saved hits of several batches: the reload goes on for a while after its snapshot of the rules is taken.
     for (let start = 0; start < 8 * SCAN_BATCH; start += 5_000) {
-      await admin.hset(hitsKey, ...Array.from({ length: 5_000 }, (_, i) => [`h${start + i}`, '1']).flat());
+      await redis.admin.hset(hitsKey, ...Array.from({ length: 5_000 }, (_, i) => [`h${start + i}`, '1']).flat());
     }
     // No periodic version check within the test: only a reload after the subscription can repair the gap.
     const store = new RedisStore({ redis: proxy.url, prefix, commandTimeoutMs: 10_000, checkIntervalMs: 600_000 });
-    const writer = new RedisStore({ redis: server.url, prefix });
+    const writer = new RedisStore({ redis: redis.server.url, prefix });
     const ic = new Interceptor({ clusterStore: store });
     const rule = { ...storedAt(100, true), description: 'written while unsubscribed', revision: 'missed.1' };
     let armed = false;
@@ -154,7 +144,7 @@ describe('RedisStore start-up', () => {
     const watch = await monitor((command) => {
       if (!armed || missed || command[0] !== 'hscan' || command[1] !== hitsKey || command[2] !== '0') return;
       missed = (async () => {
-        await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        await redis.admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
         await writer.put(rule);
       })();
     });
@@ -162,7 +152,7 @@ describe('RedisStore start-up', () => {
       await ic.ready();
       const from = watch.commands.length;
       armed = true;
-      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'); // the resubscription reloads: that reload is the one in flight
+      await redis.admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'); // the resubscription reloads: that reload is the one in flight
       await until(() => missed !== undefined, 'a reload scanning the saved hits', 10_000);
       await missed;
       await until(() => ic.get(rule.id)?.description === rule.description, 'the rule written while unsubscribed', 10_000);
