@@ -1,5 +1,6 @@
 // One real redis-server per test file, started before its tests and stopped after them, with an admin
 // connection and a fresh key prefix per test (so tests never see each other's keys).
+import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedis } from './redis-server.js';
@@ -30,4 +31,16 @@ export function useRedisSuite(name: string): RedisSuite {
     get admin() { return admin!; },
     nextPrefix: () => `${name}-${process.pid}-${++prefixes}`,
   };
+}
+
+/**
+ * Polls `check` until it holds (for events seen only from outside, such as a MONITOR line): fails
+ * naming `what` after `ms`. Not a wait before an assertion: the condition is the assertion.
+ */
+export async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { type CounterDelta, type RuleJSON, SmtpInterceptError, StoreOutcomeUnknownError, StoreUnavailableError } from '../../src/index.js';
 import { MAX_COUNTER_DELTAS, RedisStore } from '../../src/stores/redis.js';
 import { storedAt } from '../../bench/workload.js';
-import { useRedisSuite } from '../helpers/redis-suite.js';
+import { until, useRedisSuite } from '../helpers/redis-suite.js';
 
 const redis = useRedisSuite('counters');
 const nextPrefix = redis.nextPrefix;
@@ -51,10 +51,7 @@ describe('RedisStore.saveCounters batches', () => {
       await Promise.all([saving, updating]);
       // Redis feeds the monitor in the order it runs commands: once it has the marker, it has the scripts.
       await redis.admin.echo(prefix);
-      for (const deadline = Date.now() + 5000; !caughtUp;) {
-        assert.ok(Date.now() < deadline, 'the monitor caught up');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await until(() => caughtUp, 'the monitor to catch up');
       assert.deepEqual(scripts, [MAX_COUNTER_DELTAS, MAX_COUNTER_DELTAS, MAX_COUNTER_DELTAS / 2]);
       assert.deepEqual(await savedHits(prefix, rules), rules.map((r) => r.hits + 1), 'every delta recorded once');
       const loaded = (await store.load()).find((r) => r.id === last.id)!;

@@ -10,18 +10,10 @@ import { RedisStore } from '../../src/stores/redis.js';
 import { SCAN_BATCH } from '../../src/stores/redis-snapshot.js';
 import { storedAt } from '../../bench/workload.js';
 import { startDelayProxy } from '../helpers/delay-proxy.js';
-import { useRedisSuite } from '../helpers/redis-suite.js';
+import { until, useRedisSuite } from '../helpers/redis-suite.js';
 
 const redis = useRedisSuite('start');
 const nextPrefix = redis.nextPrefix;
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Every command Redis runs from now on, as its arguments (lower-case command name first). */
 async function monitor(each?: (command: readonly string[]) => void): Promise<{ commands: string[][]; seen: () => Promise<void>; stop: () => void }> {
