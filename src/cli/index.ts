@@ -7,7 +7,7 @@ import { generateToken, serve } from './serve.js';
 
 const HELP = `Usage: smtp-intercept serve [options]
 
-Starts a fake MX (SMTP) and the REST API on one rule set, persisted in a JSON file.
+Starts a fake MX (SMTP) and the REST API on one rule set, persisted in a rule file (JSON lines).
 
 Options:
   --host <address>          address to listen on                          (default ${D.host})

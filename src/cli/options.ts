@@ -20,6 +20,25 @@ export const SERVE_DEFAULTS = Object.freeze({
   maxConnections: 256,
 });
 
+/** Every flag `serve` accepts (`node:util` `parseArgs` options); `--help` and docs/cli.md list each. */
+export const SERVE_FLAGS = {
+  host: { type: 'string' },
+  'smtp-port': { type: 'string' },
+  'http-port': { type: 'string' },
+  rules: { type: 'string' },
+  token: { type: 'string' },
+  'max-messages': { type: 'string' },
+  'max-stored-bytes': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'metrics-public': { type: 'boolean' },
+  hostname: { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  tls: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
 /** The parsed command line: help, or validated options and whether the token must be generated. */
 export type ParsedArgs = { help: true; exitCode: number } | { help: false; options: Omit<ServeOptions, 'token'>; token: string | undefined };
 
@@ -72,23 +91,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: {
-      host: { type: 'string' },
-      'smtp-port': { type: 'string' },
-      'http-port': { type: 'string' },
-      rules: { type: 'string' },
-      token: { type: 'string' },
-      'max-messages': { type: 'string' },
-      'max-stored-bytes': { type: 'string' },
-      'request-timeout': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'metrics-public': { type: 'boolean' },
-      hostname: { type: 'string' },
-      'tls-key': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      tls: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
+    options: SERVE_FLAGS,
   });
   if (values.help || positionals.length === 0) return { help: true, exitCode: values.help ? 0 : 1 };
   if (positionals[0] !== 'serve' || positionals.length > 1) throw new Error(`unknown command "${positionals.join(' ')}"; try --help`);

@@ -4,7 +4,8 @@
  * `GET /v1/attempts` and `GET /v1/messages` (records-api.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
@@ -56,7 +57,8 @@ const MESSAGE_SIZE = 10 * 1024 * 1024;
  */
 export async function serve(options: ServeOptions): Promise<Served> {
   // Everything that can refuse its configuration is built before anything is started.
-  const store = new ReportingFileStore(options.rules);
+  // A torn last line recovered at load is said like every other message, not as a Node process warning.
+  const store = new ReportingFileStore(options.rules, { onWarning: say });
   const interceptor = new Interceptor({ store });
   const errors = createErrorsHandler(interceptor, { tokens: [{ token: options.token, name: 'cli' }] });
   interceptor.on('error', (err) => say(`rule engine: ${(err as Error).message}`));
@@ -145,13 +147,28 @@ class ReportingFileStore extends FileStore {
   }
 }
 
-/** Creates the rule file's directory, or fails naming it: a missing one made every write a 503. */
+/**
+ * Creates the rule file's directory and checks that serve may write there, or fails naming the path:
+ * a missing or read-only one started a server that answered every change with a 503. The directory
+ * must be writable too: the first write, compactions and the migration of a 0.1.0 file write a
+ * temporary file beside the rule file and rename it over.
+ */
 async function rulesDirectory(rules: string): Promise<void> {
   const dir = dirname(resolve(rules));
   try {
     await mkdir(dir, { recursive: true });
   } catch (err) {
     throw new Error(`cannot create the directory "${dir}" of the rule file --rules "${rules}": ${(err as Error).message}`);
+  }
+  try {
+    await access(rules, constants.W_OK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot write the rule file --rules "${rules}": ${(err as Error).message}`);
+  }
+  try {
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    throw new Error(`cannot write in the directory "${dir}" of the rule file --rules "${rules}": ${(err as Error).message}`);
   }
 }
 

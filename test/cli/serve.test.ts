@@ -1,13 +1,14 @@
 // The CLI as a child process, driven over REST (the client) and SMTP (nodemailer), restarted with its
 // rules intact.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { ErrorsClient, ValidationError } from '../../src/client/index.js';
+import { SERVE_FLAGS } from '../../src/cli/options.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { TEST_CERTIFICATE, TEST_KEY } from '../../src/testing/index.js';
 
@@ -116,8 +117,12 @@ describe('smtp-intercept serve', () => {
     const { code, output } = await runCli(['--help']);
     assert.equal(code, 0);
     assert.match(output, /Usage: smtp-intercept serve/);
-    assert.match(output, /--max-stored-bytes/);
-    assert.match(output, /--hostname/);
+    // Every flag the parser accepts is in --help and in the option table of docs/cli.md.
+    const page = readFileSync(join(import.meta.dirname, '../../docs/cli.md'), 'utf8');
+    for (const flag of Object.keys(SERVE_FLAGS)) {
+      assert.match(output, new RegExp(`^  --${flag}\\b`, 'm'), `--help lists --${flag}`);
+      assert.match(page, new RegExp(`^\\| [^|]*\`--${flag}\``, 'm'), `docs/cli.md lists --${flag}`);
+    }
   });
 
   it('STARTTLS with --tls-key/--tls-cert, and a fault rule over REST played on the wire', async () => {

@@ -20,9 +20,12 @@ export interface Cli {
   exited: Promise<number | null>;
 }
 
-/** Spawns the CLI with `args`; resolves once it printed its listeners or exited. */
-export async function startCli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Another user to run the CLI as (the test must run as root): file permissions bind only non-root users. */
+export interface RunAs { uid: number; gid: number }
+
+/** Spawns the CLI with `args` (as `user` when given); resolves once it printed its listeners or exited. */
+export async function startCli(args: string[], env: Record<string, string> = {}, user?: RunAs): Promise<Cli> {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...user });
   children.add(child);
   const running: Cli = { child, output: '', smtp: '', http: '', smtpPort: 0, httpPort: 0, exited: new Promise((r) => child.once('exit', (code) => { children.delete(child); r(code); })) };
   child.stdout!.on('data', (c: Buffer) => { running.output += c.toString(); });
@@ -54,8 +57,8 @@ export async function waitForLine(running: Cli, matches: (line: string) => boole
 }
 
 /** Runs the CLI to its exit (killed after `timeoutMs`: code `'timeout'`); resolves with the code and output. */
-export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 10_000): Promise<{ code: number | null | 'timeout'; output: string }> {
-  const running = await startCli(args, env);
+export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 10_000, user?: RunAs): Promise<{ code: number | null | 'timeout'; output: string }> {
+  const running = await startCli(args, env, user);
   let timer: NodeJS.Timeout | undefined;
   const code = await Promise.race([running.exited, new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); })]);
   clearTimeout(timer);
