@@ -6,10 +6,11 @@
  * `StoreUnavailableError` and the engine keeps serving the rules it has.
  */
 import { Redis } from 'ioredis';
-import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreUnavailableError } from '../index.js';
+import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreOutcomeUnknownError, StoreUnavailableError } from '../index.js';
 import { RedisCommands } from './redis-commands.js';
 import { CLEAR, DELETE, PUT, RELEASE, RESERVE, SAVE_COUNTERS } from './redis-scripts.js';
 import { applySavedCounters, saveInScripts } from './redis-counters.js';
+import { HitShares } from './redis-shares.js';
 import { decodeMessage, readSnapshot, type SnapshotSource, versionOf } from './redis-snapshot.js';
 
 export { MAX_COUNTER_DELTAS } from './redis-counters.js';
@@ -51,6 +52,7 @@ export class RedisStore implements RuleStore {
   readonly #keys: { rules: string; version: string; budget: string; channel: string; hits: string; used: string };
   readonly #timeoutMs: number;
   readonly #commands: RedisCommands;
+  readonly #shares = new HitShares();
   #subscriber: Redis | undefined;
   /** Resolves once the subscriber has subscribed: from then on every change is reported. */
   #following: Promise<void> | undefined;
@@ -109,6 +111,7 @@ export class RedisStore implements RuleStore {
       };
       const { rules, version } = await readSnapshot(source);
       await applySavedCounters(source, this.#keys, rules);
+      this.#shares.loaded(rules, version);
       // Held messages that cover every version up to the snapshot's say the same in finer grain (with the
       // reason of a removal); otherwise listeners get the snapshot.
       if (version > this.#version && !this.#holds(this.#version + 1, version)) {
@@ -125,17 +128,34 @@ export class RedisStore implements RuleStore {
     }
   }
 
+  /**
+   * Writes `rule` and its counters in one script: `times` starts afresh; `hits` become the JSON's for a
+   * new rule, and for an update the saved total plus the update's hits Redis does not hold yet (see
+   * `redis-shares.ts`).
+   */
   async put(rule: RuleJSON): Promise<number> {
-    return Number(await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id, this.#keys.used],
-      [rule.id, JSON.stringify(rule), rule.times === undefined ? '' : String(rule.times), this.#keys.channel, rule.revision ?? '']));
+    if (!Number.isSafeInteger(rule.hits) || rule.hits < 0) {
+      throw new SmtpInterceptError('invalid_counters', `storing rule ${rule.id}: hits must be a non-negative integer, got ${String(rule.hits)}`);
+    }
+    const share = this.#shares.writing(rule);
+    try {
+      const version = Number(await this.#eval('storing a rule', PUT, [this.#keys.rules, this.#keys.version, this.#keys.budget + rule.id, this.#keys.used, this.#keys.hits],
+        [rule.id, JSON.stringify(rule), rule.times === undefined ? '' : String(rule.times), this.#keys.channel, rule.revision ?? '', String(rule.hits), share === undefined ? '' : String(share)]));
+      this.#shares.wrote(rule, share, version);
+      return version;
+    } catch (err) {
+      // An unknown outcome counts as written: its hits are then held at most once.
+      this.#shares.wrote(rule, share, err instanceof StoreOutcomeUnknownError ? Infinity : undefined);
+      throw err;
+    }
   }
 
   async delete(ids: readonly string[]): Promise<number> {
-    return Number(await this.#eval('removing rules', DELETE, this.#changeKeys(), [this.#keys.channel, this.#keys.budget, ...ids]));
+    return this.#removing(ids, () => this.#eval('removing rules', DELETE, this.#changeKeys(), [this.#keys.channel, this.#keys.budget, ...ids]));
   }
 
   async clear(): Promise<number> {
-    return Number(await this.#eval('clearing rules', CLEAR, this.#changeKeys(), [this.#keys.channel, this.#keys.budget]));
+    return this.#removing(undefined, () => this.#eval('clearing rules', CLEAR, this.#changeKeys(), [this.#keys.channel, this.#keys.budget]));
   }
 
   /**
@@ -148,7 +168,7 @@ export class RedisStore implements RuleStore {
   async saveCounters(deltas: readonly CounterDelta[]): Promise<void> {
     if (deltas.length === 0) return;
     const keys = this.#changeKeys();
-    await saveInScripts(deltas, (args) => this.#eval('saving counters', SAVE_COUNTERS, keys, [this.#keys.channel, this.#keys.budget, ...args]));
+    await saveInScripts(deltas, (args) => this.#eval('saving counters', SAVE_COUNTERS, keys, [this.#keys.channel, this.#keys.budget, ...args]), (d, sign) => this.#shares.add(d.id, sign * d.hits));
   }
 
   async reserve(id: string, wanted: number, used: number, revision: string, request = ''): Promise<number> {
@@ -269,10 +289,13 @@ export class RedisStore implements RuleStore {
       } catch (err) {
         return this.#report(new SmtpInterceptError('store_invalid', `a change published on ${this.#keys.channel} is not valid JSON`, { cause: err }));
       }
+      this.#shares.heard(rule);
       this.#emit({ type: 'put', rule, version });
     } else if (type === 'delete' || type === 'exhausted') {
+      this.#shares.heardRemoval(payload, version);
       this.#emit(type === 'delete' ? { type: 'delete', id: payload, version } : { type: 'delete', id: payload, reason: 'exhausted', version });
     } else {
+      this.#shares.heardClear(version);
       this.#emit({ type: 'reset', rules: [], version }); // a clear
     }
   }
@@ -310,6 +333,17 @@ export class RedisStore implements RuleStore {
     this.#connected = false;
     this.#reportedOutage = true;
     this.#report(new StoreUnavailableError(`Redis is unreachable: ${err.message}`, { cause: err }));
+  }
+
+  /** Runs a removal (of `ids`, or of every rule), giving the shares back when it certainly failed. */
+  async #removing(ids: readonly string[] | undefined, run: () => Promise<unknown>): Promise<number> {
+    const before = this.#shares.removing(ids);
+    try {
+      return Number(await run());
+    } catch (err) {
+      if (!(err instanceof StoreOutcomeUnknownError)) this.#shares.unremoved(before);
+      throw err;
+    }
   }
 
   /** Keys of the scripts that remove rules: the rules, the version and the counters. */
