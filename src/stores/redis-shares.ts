@@ -29,6 +29,11 @@ export class HitShares {
    * stored one of new ones; rules absent from it were removed (unless this store wrote them since).
    */
   loaded(rules: readonly RuleJSON[], version: number): void {
+    if (this.#held.size === 0) {
+      // The first load (start-up): nothing to keep or remove, so no set of a million ids.
+      for (const rule of rules) this.#held.set(rule.id, rule.hits);
+      return;
+    }
     const ids = new Set<string>();
     for (const rule of rules) {
       ids.add(rule.id);
