@@ -27,9 +27,9 @@ function checkDelta(delta: CounterDelta): void {
  * hits, used per delta; it resolves to the positions, from 1, of the deltas whose hits it did not
  * count). `run` is called for every script before any is awaited, so they go out back to back, in
  * their place among the store's writes. `shared` hears of every delta sent (`1`), and of every delta
- * whose hits then certainly were not counted (`-1`). Rejects with the scripts' own error only when every script certainly failed (nothing
- * recorded: the caller may repeat the batch); when some were or may have been applied and others
- * failed, with `StoreOutcomeUnknownError` (repeating could count twice).
+ * whose hits then certainly were not counted (`-1`). Rejects with the scripts' own error only when
+ * every script certainly failed (nothing recorded: the caller may repeat the batch); when some were or
+ * may have been applied and others failed, with `StoreOutcomeUnknownError` (repeating could count twice).
  */
 export async function saveInScripts(deltas: readonly CounterDelta[], run: (args: string[]) => Promise<unknown>, shared: (delta: CounterDelta, sign: 1 | -1) => void): Promise<void> {
   for (const d of deltas) checkDelta(d);

@@ -89,6 +89,7 @@ export class ChangeFollower {
     }
   }
 
+  /** Adds a listener (the first one subscribes); returns its removal. */
   watch(listener: Listener, onError?: ErrorListener): () => void {
     this.#listeners.add(listener);
     if (onError) this.#errorListeners.add(onError);
@@ -99,6 +100,7 @@ export class ChangeFollower {
     };
   }
 
+  /** Stops following: timers, listeners and the subscriber connection. */
   close(): void {
     clearTimeout(this.#retry);
     clearInterval(this.#poll);
@@ -197,11 +199,11 @@ export class ChangeFollower {
       } catch (err) {
         return this.#report(new SmtpInterceptError('store_invalid', `a change published on ${this.#source.channel} is not valid JSON`, { cause: err }));
       }
-            this.#emit({ type: 'put', rule, version });
+      this.#emit({ type: 'put', rule, version });
     } else if (type === 'delete' || type === 'exhausted') {
-            this.#emit(type === 'delete' ? { type: 'delete', id: payload, version } : { type: 'delete', id: payload, reason: 'exhausted', version });
+      this.#emit(type === 'delete' ? { type: 'delete', id: payload, version } : { type: 'delete', id: payload, reason: 'exhausted', version });
     } else {
-            this.#emit({ type: 'reset', rules: [], version }); // a clear
+      this.#emit({ type: 'reset', rules: [], version }); // a clear
     }
   }
 

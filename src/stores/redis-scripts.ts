@@ -5,9 +5,10 @@
  *
  * Keys: `<prefix>:rules` (hash id -> rule JSON), `<prefix>:version` (counter), `<prefix>:budget:<id>`
  * (hash left/used/times of a cluster `times` budget), `<prefix>:hits` (hash id -> the rule's hits saved
- * by every instance, kept across revisions; absent while they are the JSON's `hits`) and `<prefix>:used` (hash id -> applications of `times`
- * saved for the stored revision of a rule without a budget). Counters live apart from the rule JSON so
- * saving them never rewrites a rule, and a loader reads them by id (HGETALL, or HMGET per batch).
+ * by every instance, kept across revisions; absent while they are the JSON's `hits`) and
+ * `<prefix>:used` (hash id -> applications of `times` saved for the stored revision of a rule without
+ * a budget). Counters live apart from the rule JSON so saving them never rewrites a rule, and a loader
+ * reads them by id (HGETALL, or HMGET per batch).
  * Channel: `<prefix>:changes`.
  */
 

@@ -6,7 +6,7 @@
  * `StoreUnavailableError` and the engine keeps serving the rules it has.
  */
 import { Redis } from 'ioredis';
-import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreOutcomeUnknownError, StoreUnavailableError } from '../index.js';
+import { type CounterDelta, type RuleJSON, type RuleStore, SmtpInterceptError, type StoreChange, StoreOutcomeUnknownError } from '../index.js';
 import { RedisCommands } from './redis-commands.js';
 import { CLEAR, DELETE, PUT, RELEASE, RESERVE, SAVE_COUNTERS } from './redis-scripts.js';
 import { applySavedCounters, saveInScripts } from './redis-counters.js';
