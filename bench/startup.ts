@@ -1,7 +1,7 @@
 // Start-up: ready() of 1,000 / 100,000 / 1,000,000 stored rules from a FileStore, a RedisStore and a
 // MemoryStore (the engine alone), against the in-memory add baseline of the same run, with the peak heap
 // during the load. `npm run bench:startup` (needs redis-server; `-- --quick` stops at 100k rules,
-// `-- --sizes=1000,50000` picks sizes).
+// `-- --sizes=1000,50000` picks sizes, `-- --scenarios=redis-load,redis` scenarios).
 //
 // Every measurement runs in a fresh process (`--child`), so each heap holds only what its scenario built.
 // The heap is sampled every 2 ms and, during the synchronous restore, every 8,192 installed rules
@@ -116,6 +116,8 @@ function run(scenario: string, size: number, dir: string, url: string): Figures 
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--sizes='));
+// `-- --scenarios=redis-load,redis` runs only those (the `add` baseline always runs).
+const picked = process.argv.find((a) => a.startsWith('--scenarios='))?.slice(12).split(',');
 const SIZES = only ? only.slice(8).split(',').map(Number) : quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000];
 const MB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 const dir = mkdtempSync(join(tmpdir(), 'smtp-intercept-startup-'));
@@ -127,7 +129,7 @@ try {
     await fillRedis(server.url, size);
     const add = run('add', size, dir, server.url);
     console.log(`\n${size.toLocaleString('en-US')} rules: add baseline ${add.ms.toFixed(0)} ms (${(add.ms * 1000 / size).toFixed(1)} µs/rule; CPU ${add.cpu.toFixed(0)} ms), heap ${MB(add.loaded)}`);
-    for (const scenario of ['memory', 'file-load', 'file', 'redis-load', 'redis']) {
+    for (const scenario of ['memory', 'file-load', 'file', 'redis-load', 'redis'].filter((s) => !picked || picked.includes(s))) {
       const f = run(scenario, size, dir, server.url);
       const what = scenario.endsWith('-load') ? `${scenario.replace('-load', '')} store.load() alone` : `${scenario} ready()`;
       const target = scenario === 'file' || scenario === 'redis'

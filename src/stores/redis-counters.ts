@@ -24,18 +24,27 @@ function checkDelta(delta: CounterDelta): void {
 
 /**
  * Saves `deltas` with one call of `run` per {@link MAX_COUNTER_DELTAS} (its arguments: id, revision,
- * hits, used per delta). `run` is called for every script before any is awaited, so they go out back
- * to back, in their place among the store's writes. Rejects with the scripts' own error only when every
- * script certainly failed (nothing recorded: the caller may repeat the batch); when some were or may
- * have been applied and others failed, with `StoreOutcomeUnknownError` (repeating could count twice).
+ * hits, used per delta; it resolves to the positions, from 1, of the deltas whose hits it did not
+ * count). `run` is called for every script before any is awaited, so they go out back to back, in
+ * their place among the store's writes. `shared` hears of every delta sent (`1`), and of every delta
+ * whose hits then certainly were not counted (`-1`). Rejects with the scripts' own error only when
+ * every script certainly failed (nothing recorded: the caller may repeat the batch); when some were or
+ * may have been applied and others failed, with `StoreOutcomeUnknownError` (repeating could count twice).
  */
-export async function saveInScripts(deltas: readonly CounterDelta[], run: (args: string[]) => Promise<unknown>): Promise<void> {
+export async function saveInScripts(deltas: readonly CounterDelta[], run: (args: string[]) => Promise<unknown>, shared: (delta: CounterDelta, sign: 1 | -1) => void): Promise<void> {
   for (const d of deltas) checkDelta(d);
-  const scripts: Promise<unknown>[] = [];
+  for (const d of deltas) shared(d, 1);
+  const scripts: Promise<void>[] = [];
   for (let start = 0; start < deltas.length; start += MAX_COUNTER_DELTAS) {
+    const chunk = deltas.slice(start, start + MAX_COUNTER_DELTAS);
     const args: string[] = [];
-    for (const d of deltas.slice(start, start + MAX_COUNTER_DELTAS)) args.push(d.id, d.revision, String(d.hits), String(d.used));
-    scripts.push(run(args));
+    for (const d of chunk) args.push(d.id, d.revision, String(d.hits), String(d.used));
+    scripts.push(run(args).then((ignored) => {
+      for (const n of ignored as number[]) shared(chunk[n - 1]!, -1);
+    }, (err: unknown) => {
+      if (!(err instanceof StoreOutcomeUnknownError)) for (const d of chunk) shared(d, -1);
+      throw err;
+    }));
   }
   const outcomes = await Promise.allSettled(scripts);
   const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');

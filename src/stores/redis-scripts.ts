@@ -4,19 +4,34 @@
  * `<version> <type> <payload>`; a subscriber that sees a version skip reloads the whole set.
  *
  * Keys: `<prefix>:rules` (hash id -> rule JSON), `<prefix>:version` (counter), `<prefix>:budget:<id>`
- * (hash left/used/times of a cluster `times` budget), `<prefix>:hits` (hash id -> hits of the rule saved
- * by every instance, kept across revisions) and `<prefix>:used` (hash id -> applications of `times`
- * saved for the stored revision of a rule without a budget). Counters live apart from the rule JSON so
- * saving them never rewrites a rule, and a loader reads them by id (HGETALL, or HMGET per batch).
+ * (hash left/used/times of a cluster `times` budget), `<prefix>:hits` (hash id -> the rule's hits saved
+ * by every instance, kept across revisions; absent while they are the JSON's `hits`) and
+ * `<prefix>:used` (hash id -> applications of `times` saved for the stored revision of a rule without
+ * a budget). Counters live apart from the rule JSON so saving them never rewrites a rule, and a loader
+ * reads them by id (HGETALL, or HMGET per batch).
  * Channel: `<prefix>:changes`.
  */
 
 /**
- * KEYS rules, version, budget, used; ARGV id, json, times ('' for none), channel, revision. Returns the
- * version. A new revision starts its `times` afresh; the saved hits stay (an update keeps `hits`).
+ * KEYS rules, version, budget, used, hits; ARGV id, json, times ('' for none), channel, revision, hits
+ * (the JSON's), share (of those hits Redis holds already, see `redis-shares.ts`; '' when unknown: the
+ * replaced JSON's `hits`). Returns the version.
+ * A new revision starts its `times` afresh. A new rule's hits are its JSON's; an update adds to the
+ * saved total (the `hits` entry, or the replaced JSON's `hits` when none was saved) the update's hits
+ * Redis does not hold yet, so hits other instances saved stay. The total goes to the `hits` entry only
+ * when it differs from the JSON's (most rules have none: a load reads fewer entries).
  */
 export const PUT = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local hits = tonumber(ARGV[6])
+if old then
+  local ok, rule = pcall(cjson.decode, old)
+  local stored = ok and type(rule) == 'table' and tonumber(rule.hits) or 0
+  local base = tonumber(redis.call('HGET', KEYS[5], ARGV[1])) or stored
+  hits = base + math.max(0, hits - (tonumber(ARGV[7]) or stored))
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if hits == tonumber(ARGV[6]) then redis.call('HDEL', KEYS[5], ARGV[1]) else redis.call('HSET', KEYS[5], ARGV[1], string.format('%d', hits)) end
 redis.call('DEL', KEYS[3])
 redis.call('HDEL', KEYS[4], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], 'left', ARGV[3], 'used', 0, 'times', ARGV[3], 'revision', ARGV[5]) end
@@ -86,14 +101,15 @@ return 0`;
 
 /**
  * KEYS rules, version, hits, used; ARGV channel, budget key prefix, then per rule: id, revision, hits,
- * used. Counts only deltas of the stored revision (read from the rule JSON). Hits start from the JSON's
+ * used. Counts only deltas of the stored revision (read from the rule JSON); returns the positions
+ * (from 1) of the deltas with hits it did not count. Hits start from the JSON's
  * `hits` (a rule stored before counters were saved). A rule whose saved uses reach its `times` is
  * removed and an `exhausted` delete published, as `RESERVE` does for budgets. Every rule is read and
  * decoded before the first write: a stored rule that is not JSON fails the script with nothing written
  * (Redis does not undo the writes of a script that fails halfway).
  */
 export const SAVE_COUNTERS = `
-local rules, gone = {}, {}
+local rules, gone, ignored = {}, {}, {}
 for i = 3, #ARGV, 4 do
   local json = redis.call('HGET', KEYS[1], ARGV[i])
   rules[i] = json and cjson.decode(json) or false
@@ -115,6 +131,8 @@ for i = 3, #ARGV, 4 do
       local v = redis.call('INCR', KEYS[2])
       redis.call('PUBLISH', ARGV[1], v .. ' exhausted ' .. id)
     end
+  elseif tonumber(ARGV[i + 2]) > 0 then
+    ignored[#ignored + 1] = (i - 3) / 4 + 1
   end
 end
-return 0`;
+return ignored`;
