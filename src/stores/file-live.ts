@@ -6,6 +6,7 @@
  */
 import { type CounterDelta, withCounters } from '../store.js';
 import type { RuleJSON } from '../rule.js';
+import type { JournalRecord } from './file-journal.js';
 
 /** The live set at one instant: its slots in order and copies of their numbers (see `LiveSet.freeze`). */
 export interface Frozen {
@@ -64,6 +65,14 @@ export class LiveSet {
     this.#times[slot] = typeof rule.times === 'number' ? rule.times : Number.NaN;
     this.#hits[slot] = this.#used[slot] = 0;
     return slot;
+  }
+
+  /** Applies one acknowledged record, written as `length` bytes (without the newline) at `offset`. */
+  apply(record: JournalRecord, offset: number, length: number): void {
+    if ('put' in record) this.put(record.put, offset, length);
+    else if ('delete' in record) for (const id of record.delete) this.delete(id);
+    else if ('clear' in record) this.clear();
+    else for (const [id, revision, hits, used] of record.counters) this.count({ id, revision, hits, used });
   }
 
   /** Removes an id; returns the slot it had. */

@@ -2,11 +2,52 @@
  * Reading live records back from the journal by their place (`LiveSet`): for a compaction, and for a
  * `load()` after the store has written. Internal to `smtp-intercept/stores/file`.
  */
-import type { FileHandle } from 'node:fs/promises';
-import { countedRule, type Frozen } from './file-live.js';
+import { type FileHandle, open } from 'node:fs/promises';
+import type { RuleJSON } from '../rule.js';
+import { countedRule, type Frozen, type Placed } from './file-live.js';
+import { type Snapshot, writeSnapshot } from './file-snapshot.js';
 
 /** Bytes read at most per read: records next to each other in the file are read together. */
 const SPAN = 1 << 20;
+/** Live records read back per step by a `load()` after the store has written. */
+const LOAD_CHUNK = 4096;
+
+/** The rules of `frozen`, read back from the journal at `path` (whose places it holds). */
+export async function readLive(path: string, frozen: Frozen): Promise<RuleJSON[]> {
+  const journal = await open(path, 'r');
+  try {
+    const rules: RuleJSON[] = [];
+    for (let i = 0; i < frozen.slots.length; i += LOAD_CHUNK) {
+      for (const record of await readRecords(journal, frozen, i, Math.min(frozen.slots.length, i + LOAD_CHUNK))) {
+        rules.push((JSON.parse(record.toString('utf8')) as { put: RuleJSON }).put);
+      }
+    }
+    return rules;
+  } finally {
+    await journal.close();
+  }
+}
+
+/**
+ * A compacted copy of the journal at `path` holding the live set `frozen`, read back from it (the
+ * journal only grows past the places read until the copy replaces it), noting in `placed` where each
+ * record lands. Undefined when `stopped()` turned true.
+ */
+export async function snapshotOfJournal(path: string, frozen: Frozen, placed: Placed, stopped: () => boolean): Promise<Snapshot | undefined> {
+  const journal = await open(path, 'r');
+  try {
+    return await writeSnapshot(path, {
+      count: frozen.slots.length,
+      records: (from, to) => readRecords(journal, frozen, from, to),
+      placed: (index, offset, length) => {
+        placed.offset[frozen.slots[index]!] = offset;
+        placed.length[frozen.slots[index]!] = length;
+      },
+    }, stopped);
+  } finally {
+    await journal.close();
+  }
+}
 
 /**
  * The records of entries `from`..`to` of `frozen` (without newlines), each as written, or rewritten

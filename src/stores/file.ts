@@ -13,7 +13,7 @@ import { type CounterDelta, type RuleStore, StoreUnavailableError } from '../sto
 import { countersRecord, type JournalRecord, recordLine } from './file-journal.js';
 import { type Frozen, LiveSet, type Placed } from './file-live.js';
 import { loadRuleFile, type LoadedFile } from './file-load.js';
-import { readRecords } from './file-records.js';
+import { readLive, snapshotOfJournal } from './file-records.js';
 import { copyTail, installSnapshot, discardSnapshot, removeStaleTemporaries, rulesSource, type Snapshot, writeAll, writeSnapshot } from './file-snapshot.js';
 
 
@@ -35,9 +35,6 @@ export interface FileStoreOptions {
 
 /** Changes per write at most: a flood of concurrent calls is written in bounded buffers, in call order. */
 const MAX_BATCH = 4096;
-
-/** Live records read back per read by a `load()` after the store has written. */
-const LOAD_CHUNK = 4096;
 
 interface Change {
   readonly record: JournalRecord;
@@ -208,19 +205,7 @@ export class FileStore implements RuleStore {
     this.#readers++;
     try {
       while (this.#swapping) await this.#swapping;
-      const frozen = state.live.freeze();
-      const journal = await open(this.path, 'r');
-      try {
-        const rules: RuleJSON[] = [];
-        for (let i = 0; i < frozen.slots.length; i += LOAD_CHUNK) {
-          for (const record of await readRecords(journal, frozen, i, Math.min(frozen.slots.length, i + LOAD_CHUNK))) {
-            rules.push((JSON.parse(record.toString('utf8')) as { put: RuleJSON }).put);
-          }
-        }
-        return rules;
-      } finally {
-        await journal.close();
-      }
+      return await readLive(this.path, state.live.freeze());
     } catch (err) {
       throw new StoreUnavailableError(`cannot read rule file ${this.path}: ${(err as Error).message}`, { cause: err });
     } finally {
@@ -264,7 +249,7 @@ export class FileStore implements RuleStore {
         continue;
       }
       // Only now, with the records durable, does the live set (what load and compaction see) move.
-      for (const change of batch) apply(state.live, change);
+      for (const change of batch) state.live.apply(change.record, change.offset, change.bytes - 1);
       for (const change of batch) change.resolve();
       this.#compactIfDue(state);
     }
@@ -333,33 +318,12 @@ export class FileStore implements RuleStore {
     const frozen = state.live.freeze();
     const placed = { offset: new Float64Array(frozen.offset.length), length: new Uint32Array(frozen.length.length) };
     const compaction: Compaction = { mark: state.size, records: state.records, frozen, placed, stopped: false, writing: Promise.resolve() };
-    compaction.writing = this.#snapshot(compaction).then((snapshot) => {
+    compaction.writing = snapshotOfJournal(this.path, frozen, placed, () => compaction.stopped).then((snapshot) => {
       if (!snapshot) return void (this.#compaction = undefined);
       compaction.snapshot = snapshot;
       this.#kick();
     }, (err: unknown) => this.#compactionFailed(state, err));
     this.#compaction = compaction;
-  }
-
-  /**
-   * Writes the live set at the compaction's mark, read back from the journal (which only grows past
-   * the mark until the swap, so the places stay good), noting where each record lands.
-   */
-  async #snapshot(compaction: Compaction): Promise<Snapshot | undefined> {
-    const { frozen, placed } = compaction;
-    const journal = await open(this.path, 'r');
-    try {
-      return await writeSnapshot(this.path, {
-        count: frozen.slots.length,
-        records: (from, to) => readRecords(journal, frozen, from, to),
-        placed: (index, offset, length) => {
-          placed.offset[frozen.slots[index]!] = offset;
-          placed.length[frozen.slots[index]!] = length;
-        },
-      }, () => compaction.stopped);
-    } finally {
-      await journal.close();
-    }
   }
 
   #swapDue(): boolean {
@@ -392,13 +356,4 @@ export class FileStore implements RuleStore {
     this.#compactAfter = state.records + 2 * state.live.size + this.#slack; // not again on every write
     this.#warn(`rule file ${this.path}: compaction failed, the journal is kept as it is (${(err as Error).message})`);
   }
-}
-
-/** Moves the live set by one acknowledged change written at `change.offset`. */
-function apply(live: LiveSet, change: Change): void {
-  const { record } = change;
-  if ('put' in record) live.put(record.put, change.offset, change.bytes - 1);
-  else if ('delete' in record) for (const id of record.delete) live.delete(id);
-  else if ('clear' in record) live.clear();
-  else for (const [id, revision, hits, used] of record.counters) live.count({ id, revision, hits, used });
 }
