@@ -12,8 +12,6 @@ import type { JournalRecord } from './file-journal.js';
 export interface Frozen {
   /** Live slots, in the order their ids were first stored. */
   readonly slots: Int32Array;
-  readonly ids: readonly string[];
-  readonly revisions: readonly string[];
   readonly offset: Float64Array;
   readonly length: Uint32Array;
   readonly hits: Float64Array;
@@ -114,15 +112,10 @@ export class LiveSet {
   /** The live set as it is now, for a snapshot or a read that outlives this instant. */
   freeze(): Frozen {
     const slots = new Int32Array(this.#slots.size);
-    const ids: string[] = [];
     let i = 0;
-    for (const [id, slot] of this.#slots) {
-      slots[i++] = slot;
-      ids.push(id);
-    }
+    for (const slot of this.#slots.values()) slots[i++] = slot;
     const n = this.#next;
-    return { slots, ids, revisions: this.#revision.slice(0, n), offset: this.#offset.slice(0, n), length: this.#length.slice(0, n),
-      hits: this.#hits.slice(0, n), used: this.#used.slice(0, n) };
+    return { slots, offset: this.#offset.slice(0, n), length: this.#length.slice(0, n), hits: this.#hits.slice(0, n), used: this.#used.slice(0, n) };
   }
 
   /**
@@ -167,5 +160,5 @@ export function countedRule(line: string, frozen: Frozen, slot: number): RuleJSO
   const hits = frozen.hits[slot]!, used = frozen.used[slot]!;
   if (hits === 0 && used === 0) return rule;
   // Live, so not used up: withCounters gives a rule.
-  return withCounters(rule, { id: rule.id, revision: frozen.revisions[slot]!, hits, used })!;
+  return withCounters(rule, { id: rule.id, revision: rule.revision ?? '', hits, used })!;
 }

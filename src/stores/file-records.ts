@@ -4,8 +4,8 @@
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import type { RuleJSON } from '../rule.js';
-import { countedRule, type Frozen, type Placed } from './file-live.js';
-import { type Snapshot, writeSnapshot } from './file-snapshot.js';
+import { countedRule, type Frozen, LiveSet, type Placed } from './file-live.js';
+import { installSnapshot, rulesSource, type Snapshot, writeSnapshot } from './file-snapshot.js';
 
 /** Bytes read at most per read: records next to each other in the file are read together. */
 const SPAN = 1 << 20;
@@ -79,4 +79,12 @@ export async function readRecords(journal: FileHandle, frozen: Frozen, from: num
     }
   }
   return out;
+}
+
+/** Replaces the file at `path` with a journal of `rules` (a missing file, 0.1.0's document), atomically; gives its live set. */
+export async function rewriteAsJournal(path: string, rules: readonly RuleJSON[]): Promise<{ live: LiveSet; size: number; records: number }> {
+  const live = new LiveSet();
+  const snapshot = (await writeSnapshot(path, rulesSource(rules, (i, offset, length) => live.put(rules[i]!, offset, length)), () => false))!;
+  await installSnapshot(snapshot, path);
+  return { live, size: snapshot.size, records: snapshot.records };
 }

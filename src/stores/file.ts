@@ -11,10 +11,10 @@ import { SmtpInterceptError } from '../errors.js';
 import type { RuleJSON } from '../rule.js';
 import { type CounterDelta, type RuleStore, StoreUnavailableError } from '../store.js';
 import { countersRecord, type JournalRecord, recordLine } from './file-journal.js';
-import { type Frozen, LiveSet, type Placed } from './file-live.js';
+import type { Frozen, LiveSet, Placed } from './file-live.js';
 import { loadRuleFile, type LoadedFile } from './file-load.js';
-import { readLive, snapshotOfJournal } from './file-records.js';
-import { copyTail, installSnapshot, discardSnapshot, removeStaleTemporaries, rulesSource, type Snapshot, writeAll, writeSnapshot } from './file-snapshot.js';
+import { readLive, rewriteAsJournal, snapshotOfJournal } from './file-records.js';
+import { copyTail, installSnapshot, discardSnapshot, removeStaleTemporaries, type Snapshot, writeAll } from './file-snapshot.js';
 
 
 /** Options of `FileStore`. */
@@ -288,11 +288,7 @@ export class FileStore implements RuleStore {
    */
   async #open(state: State): Promise<FileHandle> {
     if (state.format !== 'journal') {
-      const rules = state.legacy ?? [];
-      const live = new LiveSet();
-      const snapshot = (await writeSnapshot(this.path, rulesSource(rules, (i, offset, length) => live.put(rules[i]!, offset, length)), () => false))!;
-      await installSnapshot(snapshot, this.path);
-      Object.assign(state, { live, legacy: undefined, format: 'journal', size: snapshot.size, records: snapshot.records });
+      Object.assign(state, await rewriteAsJournal(this.path, state.legacy ?? []), { legacy: undefined, format: 'journal' });
     }
     const handle = await open(this.path, 'a+');
     try {
