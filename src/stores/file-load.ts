@@ -7,7 +7,7 @@ import { open, readFile } from 'node:fs/promises';
 import { SmtpInterceptError } from '../errors.js';
 import type { RuleJSON } from '../rule.js';
 import { withCounters } from '../store.js';
-import { applyRecord, expired, headerVersion, type JournalRecord, toRecord } from './file-journal.js';
+import { expired, headerVersion, type JournalRecord, toRecord } from './file-journal.js';
 import { LiveSet } from './file-live.js';
 
 /** Bytes read per chunk: large enough that the per-read cost vanishes, small next to the rule set. */
@@ -154,8 +154,8 @@ async function readLegacy(path: string, now: number): Promise<LoadedFile> {
   const rules = new Map<string, RuleJSON>();
   for (const [i, rule] of (shape.rules as unknown[]).entries()) {
     const record = toRecord({ put: rule });
-    if (typeof record === 'string') throw refuseFile(path, `has an invalid rule at rules[${i}] (not a rule object with an id)`);
-    applyRecord(rules, record);
+    if (typeof record === 'string' || !('put' in record)) throw refuseFile(path, `has an invalid rule at rules[${i}] (not a rule object with an id)`);
+    rules.set(record.put.id, record.put);
   }
   const live = [...rules.values()].filter((rule) => !expired(rule, now));
   return { live: new LiveSet(), rules: live, format: 'legacy', size: 0, records: rules.size };

@@ -7,7 +7,7 @@ import type { RuleJSON } from '../rule.js';
 import { countedRule, type Frozen, LiveSet, type Placed } from './file-live.js';
 import { installSnapshot, rulesSource, type Snapshot, writeSnapshot } from './file-snapshot.js';
 
-/** Bytes read at most per read: records next to each other in the file are read together. */
+/** Bytes read at most per read: live records close together in the file are read together, with the dead ones between. */
 const SPAN = 1 << 20;
 /** Live records read back per step by a `load()` after the store has written. */
 const LOAD_CHUNK = 4096;
@@ -51,8 +51,7 @@ export async function snapshotOfJournal(path: string, frozen: Frozen, placed: Pl
 
 /**
  * The records of entries `from`..`to` of `frozen` (without newlines), each as written, or rewritten
- * with the counters saved since. Records stored one after another (a compacted file, a fresh load)
- * come in one read per span.
+ * with the counters saved since, in one read per `SPAN` of the file.
  */
 export async function readRecords(journal: FileHandle, frozen: Frozen, from: number, to: number): Promise<Buffer[]> {
   const out: Buffer[] = [];
@@ -60,9 +59,10 @@ export async function readRecords(journal: FileHandle, frozen: Frozen, from: num
     const start = frozen.offset[frozen.slots[i]!]!;
     let end = start + frozen.length[frozen.slots[i]!]!;
     let last = i + 1;
+    // Live records come in file order (`LiveSet`): one read spans the next ones up to SPAN bytes.
     for (; last < to; last++) {
       const slot = frozen.slots[last]!;
-      if (frozen.offset[slot] !== end + 1 || frozen.offset[slot]! + frozen.length[slot]! - start > SPAN) break;
+      if (frozen.offset[slot]! < end || frozen.offset[slot]! + frozen.length[slot]! - start > SPAN) break;
       end = frozen.offset[slot]! + frozen.length[slot]!;
     }
     const span = Buffer.allocUnsafe(end - start);

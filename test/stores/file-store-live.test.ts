@@ -23,7 +23,9 @@ const rule = (id: string, times?: number): RuleJSON => ({
 /** The replay rules of docs/stores.md on a `Map`: what every load must give. */
 class Model {
   readonly rules = new Map<string, RuleJSON>();
+  /** A stored rule moves to the end (the order of the records in a compacted file). */
   put(r: RuleJSON): void {
+    this.rules.delete(r.id);
     this.rules.set(r.id, r);
   }
   delete(ids: readonly string[]): void {
