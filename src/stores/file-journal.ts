@@ -4,7 +4,7 @@
  * `put` per live rule. Internal to `smtp-intercept/stores/file`.
  */
 import type { RuleJSON } from '../rule.js';
-import { type CounterDelta, withCounters } from '../store.js';
+import type { CounterDelta } from '../store.js';
 
 /** The first line of every journal file; `version` 1 was 0.1.0's single JSON document. */
 export const JOURNAL_HEADER = '{"format":"smtp-intercept-journal","version":2}\n';
@@ -70,25 +70,6 @@ export function toRecord(value: unknown): JournalRecord | string {
 
 function isCount(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-/**
- * Applies one record to the live set (insertion order is kept for rules that stay). Counters follow
- * `RuleStore.saveCounters`: only the stored revision counts, and a rule whose `times` reaches 0 is gone.
- */
-export function applyRecord(rules: Map<string, RuleJSON>, record: JournalRecord): void {
-  if ('put' in record) rules.set(record.put.id, record.put);
-  else if ('delete' in record) for (const id of record.delete) rules.delete(id);
-  else if ('clear' in record) rules.clear();
-  else {
-    for (const [id, revision, hits, used] of record.counters) {
-      const rule = rules.get(id);
-      if (!rule || (rule.revision ?? '') !== revision) continue;
-      const counted = withCounters(rule, { id, revision, hits, used });
-      if (counted) rules.set(id, counted);
-      else rules.delete(id); // used up
-    }
-  }
 }
 
 /** Whether a stored rule has expired by `now` (expired rules are not loaded and compacted away). */

@@ -6,15 +6,19 @@
 import { open, readFile } from 'node:fs/promises';
 import { SmtpInterceptError } from '../errors.js';
 import type { RuleJSON } from '../rule.js';
-import { applyRecord, expired, headerVersion, type JournalRecord, toRecord } from './file-journal.js';
+import { withCounters } from '../store.js';
+import { expired, headerVersion, type JournalRecord, toRecord } from './file-journal.js';
+import { LiveSet } from './file-live.js';
 
 /** Bytes read per chunk: large enough that the per-read cost vanishes, small next to the rule set. */
 const CHUNK = 1 << 20;
 
 /** What a store file holds, and where its good records end. */
 export interface LoadedFile {
-  /** The live rules, expired ones dropped. */
-  readonly rules: Map<string, RuleJSON>;
+  /** Where the live rules' records are (a journal's; empty for 0.1.0's document), expired ones dropped. */
+  readonly live: LiveSet;
+  /** The live rules, parsed, expired ones dropped: handed out once, never kept by the store. */
+  readonly rules: RuleJSON[];
   /** `none`: no file (or an empty one); `legacy`: 0.1.0's document, rewritten as a journal on the first write. */
   readonly format: 'none' | 'legacy' | 'journal';
   /** Bytes of the header and the complete records: anything after them is a torn record. */
@@ -36,22 +40,24 @@ export async function loadRuleFile(path: string, now: number): Promise<LoadedFil
   try {
     handle = await open(path, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rules: new Map(), format: 'none', size: 0, records: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return empty('none');
     throw err;
   }
   let loaded: LoadedFile | 'legacy';
   try {
-    loaded = await readJournal(handle, path);
+    loaded = await readJournal(handle, path, now);
   } finally {
     await handle.close();
   }
-  if (loaded === 'legacy') loaded = await readLegacy(path);
-  for (const [id, rule] of loaded.rules) if (expired(rule, now)) loaded.rules.delete(id);
-  return loaded;
+  return loaded === 'legacy' ? readLegacy(path, now) : loaded;
 }
 
-async function readJournal(handle: import('node:fs/promises').FileHandle, path: string): Promise<LoadedFile | 'legacy'> {
-  const rules = new Map<string, RuleJSON>();
+const empty = (format: LoadedFile['format']): LoadedFile => ({ live: new LiveSet(), rules: [], format, size: 0, records: 0 });
+
+async function readJournal(handle: import('node:fs/promises').FileHandle, path: string, now: number): Promise<LoadedFile | 'legacy'> {
+  const live = new LiveSet();
+  // The parsed rules by slot, handed out at the end: the store itself keeps only `live`.
+  let parsed: (RuleJSON | undefined)[] = [];
   let size = 0, records = 0, line = 0;
   // An unparsable line is torn if it is the last one and corruption if anything follows it.
   let bad: { line: number; why: string } | undefined;
@@ -79,7 +85,23 @@ async function readJournal(handle: import('node:fs/promises').FileHandle, path: 
     }
     const record: JournalRecord | string = toRecord(value);
     if (typeof record === 'string') throw refuseFile(path, `line ${line} ${record}`);
-    applyRecord(rules, record);
+    if ('put' in record) parsed[live.put(record.put, size, bytes - 1)] = record.put;
+    else if ('delete' in record) {
+      for (const id of record.delete) {
+        const slot = live.delete(id);
+        if (slot !== undefined) parsed[slot] = undefined;
+      }
+    } else if ('clear' in record) {
+      live.clear();
+      parsed = [];
+    } else {
+      for (const [id, revision, hits, used] of record.counters) {
+        const delta = { id, revision, hits, used };
+        const slot = live.count(delta);
+        if (slot === undefined) continue;
+        parsed[slot < 0 ? -slot - 1 : slot] = slot < 0 ? undefined : withCounters(parsed[slot]!, delta);
+      }
+    }
     size += bytes;
     records++;
   };
@@ -101,17 +123,23 @@ async function readJournal(handle: import('node:fs/promises').FileHandle, path: 
     if (err instanceof LegacyFile) return 'legacy';
     throw err;
   }
-  if (line === 0) return carry > 0 ? 'legacy' : { rules, format: 'none', size: 0, records: 0 };
+  if (line === 0) return carry > 0 ? 'legacy' : empty('none');
   if (carry > 0 && bad) throw refuseFile(path, `line ${bad.line} ${bad.why}`);
   const torn = carry > 0 ? { line: line + 1, why: 'has no newline' } : bad;
-  return { rules, format: 'journal', size, records, ...(torn ? { torn } : {}) };
+  const rules: RuleJSON[] = [];
+  for (const [id, slot] of live.entries()) {
+    const rule = parsed[slot]!;
+    if (expired(rule, now)) live.delete(id);
+    else rules.push(rule);
+  }
+  return { live, rules, format: 'journal', size, records, ...(torn ? { torn } : {}) };
 }
 
 /** The first line is no journal header: the file is 0.1.0's `{"version":1,"rules":[...]}` or not ours. */
 class LegacyFile extends Error {}
 
 /** 0.1.0's format: one JSON document (rewritten whole on every change, so read whole too). */
-async function readLegacy(path: string): Promise<LoadedFile> {
+async function readLegacy(path: string, now: number): Promise<LoadedFile> {
   const text = await readFile(path, 'utf8');
   let parsed: unknown;
   try {
@@ -126,8 +154,9 @@ async function readLegacy(path: string): Promise<LoadedFile> {
   const rules = new Map<string, RuleJSON>();
   for (const [i, rule] of (shape.rules as unknown[]).entries()) {
     const record = toRecord({ put: rule });
-    if (typeof record === 'string') throw refuseFile(path, `has an invalid rule at rules[${i}] (not a rule object with an id)`);
-    applyRecord(rules, record);
+    if (typeof record === 'string' || !('put' in record)) throw refuseFile(path, `has an invalid rule at rules[${i}] (not a rule object with an id)`);
+    rules.set(record.put.id, record.put);
   }
-  return { rules, format: 'legacy', size: 0, records: rules.size };
+  const live = [...rules.values()].filter((rule) => !expired(rule, now));
+  return { live: new LiveSet(), rules: live, format: 'legacy', size: 0, records: rules.size };
 }

@@ -7,7 +7,7 @@
 import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { RuleJSON } from '../rule.js';
-import { JOURNAL_HEADER, recordLine } from './file-journal.js';
+import { JOURNAL_HEADER } from './file-journal.js';
 
 /**
  * Rules serialised per write (about 75 KB): writes and checks run between the chunks of a big snapshot.
@@ -34,22 +34,37 @@ export interface Snapshot {
   records: number;
 }
 
+/** What a snapshot holds: `count` records, read `RULES_PER_CHUNK` at a time. */
+export interface SnapshotSource {
+  readonly count: number;
+  /** Records `from`..`to` (each a `put` line without its newline). */
+  records(from: number, to: number): Promise<readonly Buffer[]>;
+  /** Hears where record `index` was written (`length` bytes at `offset`). */
+  placed(index: number, offset: number, length: number): void;
+}
+
 /**
- * Writes the header and one `put` per rule to a new temporary file. Resolves to undefined (and removes
- * the file) when `stopped()` turns true between chunks: a store being closed does not wait for it.
+ * Writes the header and the source's records to a new temporary file. Resolves to undefined (and
+ * removes the file) when `stopped()` turns true between chunks: a store being closed does not wait for it.
  */
-export async function writeSnapshot(path: string, rules: readonly RuleJSON[], stopped: () => boolean): Promise<Snapshot | undefined> {
+export async function writeSnapshot(path: string, source: SnapshotSource, stopped: () => boolean): Promise<Snapshot | undefined> {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${++temporaryCounter}.tmp`);
   const handle = await open(temporary, 'wx', 0o600);
   const snapshot: Snapshot = { temporary, handle, size: 0, records: 0 };
   try {
     snapshot.size += (await handle.write(JOURNAL_HEADER)).bytesWritten;
     let unsynced = 0;
-    for (let i = 0; i < rules.length; i += RULES_PER_CHUNK) {
+    for (let i = 0; i < source.count; i += RULES_PER_CHUNK) {
       if (stopped()) return void (await discardSnapshot(snapshot));
-      let text = '';
-      for (const rule of rules.slice(i, i + RULES_PER_CHUNK)) text += recordLine({ put: rule });
-      const bytes = Buffer.from(text);
+      const records = await source.records(i, Math.min(source.count, i + RULES_PER_CHUNK));
+      const parts: Buffer[] = [];
+      let offset = snapshot.size;
+      for (const [k, record] of records.entries()) {
+        source.placed(i + k, offset, record.length);
+        parts.push(record, NEWLINE);
+        offset += record.length + 1;
+      }
+      const bytes = Buffer.concat(parts, offset - snapshot.size);
       await writeAll(handle, bytes);
       snapshot.size += bytes.length;
       unsynced += bytes.length;
@@ -58,13 +73,24 @@ export async function writeSnapshot(path: string, rules: readonly RuleJSON[], st
         unsynced = 0;
       }
     }
-    snapshot.records = rules.length;
+    snapshot.records = source.count;
     return snapshot;
   } catch (err) {
     await discardSnapshot(snapshot);
     throw err;
   }
 }
+
+/** The source of a snapshot of parsed rules (0.1.0's file, rewritten as a journal on the first write). */
+export function rulesSource(rules: readonly RuleJSON[], placed: SnapshotSource['placed']): SnapshotSource {
+  return {
+    count: rules.length,
+    records: async (from, to) => rules.slice(from, to).map((rule) => Buffer.from(JSON.stringify({ put: rule }))),
+    placed,
+  };
+}
+
+const NEWLINE = Buffer.from('\n');
 
 /** Appends bytes `from`..`to` of `journal` (the records acknowledged while the snapshot was written). */
 export async function copyTail(snapshot: Snapshot, journal: FileHandle, from: number, to: number, records: number): Promise<void> {

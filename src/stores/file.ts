@@ -10,9 +10,11 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { SmtpInterceptError } from '../errors.js';
 import type { RuleJSON } from '../rule.js';
 import { type CounterDelta, type RuleStore, StoreUnavailableError } from '../store.js';
-import { applyRecord, countersRecord, type JournalRecord, recordLine } from './file-journal.js';
+import { countersRecord, type JournalRecord, recordLine } from './file-journal.js';
+import type { Frozen, LiveSet, Placed } from './file-live.js';
 import { loadRuleFile, type LoadedFile } from './file-load.js';
-import { copyTail, installSnapshot, discardSnapshot, removeStaleTemporaries, type Snapshot, writeAll, writeSnapshot } from './file-snapshot.js';
+import { readLive, rewriteAsJournal, snapshotOfJournal } from './file-records.js';
+import { copyTail, installSnapshot, discardSnapshot, removeStaleTemporaries, type Snapshot, writeAll } from './file-snapshot.js';
 
 
 /** Options of `FileStore`. */
@@ -36,6 +38,9 @@ const MAX_BATCH = 4096;
 
 interface Change {
   readonly record: JournalRecord;
+  /** Where the record was written (set by the write). */
+  offset: number;
+  bytes: number;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
 }
@@ -44,12 +49,23 @@ interface Compaction {
   /** Journal bytes and records the snapshot covers; what lies beyond is copied to it at the swap. */
   readonly mark: number;
   readonly records: number;
+  /** The live set at the mark, and where the snapshot wrote each of its records. */
+  readonly frozen: Frozen;
+  readonly placed: Placed;
   stopped: boolean;
   writing: Promise<void>;
   snapshot?: Snapshot;
 }
 
-type State = { -readonly [K in keyof LoadedFile]: LoadedFile[K] };
+/** What the store keeps of its file: where the live records are, never the rules themselves (but 0.1.0's, until the first write). */
+interface State {
+  live: LiveSet;
+  /** 0.1.0's rules, until the first write rewrites them as a journal. */
+  legacy: RuleJSON[] | undefined;
+  format: LoadedFile['format'];
+  size: number;
+  records: number;
+}
 
 /**
  * Persists rules to a journal file (one per interceptor scope: pass it as `store` or `clusterStore`).
@@ -69,7 +85,7 @@ export class FileStore implements RuleStore {
   readonly #warn: (message: string) => void;
   readonly #slack: number;
   #state: State | undefined;
-  #loading: Promise<State> | undefined;
+  #loading: Promise<LoadedFile> | undefined;
   /** The journal open for appending while changes are being written. */
   #handle: FileHandle | undefined;
   /** Changes waiting for the next write (group commit). */
@@ -81,6 +97,9 @@ export class FileStore implements RuleStore {
   /** Whether a change was attempted: from then on the store's own state is the file's. */
   #wrote = false;
   #reportedTorn = false;
+  /** `load()`s reading records back from the journal: no compaction is swapped in meanwhile. */
+  #readers = 0;
+  #swapping: Promise<void> | undefined;
 
   constructor(path: string, options: FileStoreOptions = {}) {
     if (typeof path !== 'string' || path === '') throw new SmtpInterceptError('invalid_option', 'FileStore needs a file path');
@@ -102,8 +121,11 @@ export class FileStore implements RuleStore {
    * engine refused (an invalid rule) can be repaired and loaded without a new store.
    */
   async load(): Promise<RuleJSON[]> {
-    if (!this.#wrote && this.#state) this.#state = this.#loading = undefined;
-    return [...(await this.#current()).rules.values()];
+    if (!this.#wrote) {
+      if (this.#state) this.#state = this.#loading = undefined;
+      return (await this.#read()).rules;
+    }
+    return this.#readLive(await this.#current());
   }
 
   /** Appends a `put` record; resolves once it is fsynced. */
@@ -139,16 +161,26 @@ export class FileStore implements RuleStore {
     await handle?.close().catch(() => undefined);
   }
 
-  #current(): Promise<State> {
-    if (this.#state) return Promise.resolve(this.#state);
-    this.#loading ??= this.#read().then((state) => (this.#state = state), (err: unknown) => {
+  async #current(): Promise<State> {
+    while (!this.#state) await this.#read();
+    return this.#state;
+  }
+
+  /** Reads the file once for every caller waiting; the parsed rules are not kept past the callers. */
+  #read(): Promise<LoadedFile> {
+    this.#loading ??= this.#readFile().then((loaded) => {
+      const { live, rules, format, size, records } = loaded;
+      this.#state = { live, legacy: format === 'legacy' ? rules : undefined, format, size, records };
+      this.#loading = undefined;
+      return loaded;
+    }, (err: unknown) => {
       this.#loading = undefined; // a repaired file is read again by the next call
       throw err;
     });
     return this.#loading;
   }
 
-  async #read(): Promise<State> {
+  async #readFile(): Promise<LoadedFile> {
     await removeStaleTemporaries(this.path);
     let loaded: LoadedFile;
     try {
@@ -161,12 +193,29 @@ export class FileStore implements RuleStore {
       this.#reportedTorn = true;
       this.#warn(`rule file ${this.path}: dropped a torn last record at line ${loaded.torn.line} (it ${loaded.torn.why}; a crash during a write leaves one); the next write removes it`);
     }
-    return { ...loaded };
+    return loaded;
+  }
+
+  /**
+   * The live rules of a store that has written, read back from its journal (with the counters saved
+   * since each was written). A compaction finished meanwhile waits: the places read are the journal's.
+   */
+  async #readLive(state: State): Promise<RuleJSON[]> {
+    if (state.format !== 'journal') return [...(state.legacy ?? [])];
+    this.#readers++;
+    try {
+      while (this.#swapping) await this.#swapping;
+      return await readLive(this.path, state.live.freeze());
+    } catch (err) {
+      throw new StoreUnavailableError(`cannot read rule file ${this.path}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      if (--this.#readers === 0 && this.#compaction?.snapshot) this.#kick();
+    }
   }
 
   #append(record: JournalRecord): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ record, resolve, reject });
+      this.#pending.push({ record, offset: 0, bytes: 0, resolve, reject });
       this.#kick();
     });
   }
@@ -174,14 +223,18 @@ export class FileStore implements RuleStore {
   #kick(): void {
     this.#running ??= this.#run().finally(() => {
       this.#running = undefined;
-      if (this.#pending.length > 0 || this.#compaction?.snapshot) this.#kick();
+      if (this.#pending.length > 0 || this.#swapDue()) this.#kick();
     });
   }
 
   /** The writer: one batch at a time, and a finished compaction's swap between batches. Never throws. */
   async #run(): Promise<void> {
     for (;;) {
-      if (this.#compaction?.snapshot) await this.#swap(this.#compaction, this.#compaction.snapshot);
+      if (this.#swapDue()) {
+        this.#swapping = this.#swap(this.#compaction!, this.#compaction!.snapshot!);
+        await this.#swapping;
+        this.#swapping = undefined;
+      }
       if (this.#pending.length === 0) return this.#closeHandle(); // no descriptor is held while idle
       const batch = this.#pending.splice(0, MAX_BATCH);
       this.#wrote = true;
@@ -196,7 +249,7 @@ export class FileStore implements RuleStore {
         continue;
       }
       // Only now, with the records durable, does the live set (what load and compaction see) move.
-      for (const change of batch) applyRecord(state.rules, change.record);
+      for (const change of batch) state.live.apply(change.record, change.offset, change.bytes - 1);
       for (const change of batch) change.resolve();
       this.#compactIfDue(state);
     }
@@ -206,7 +259,13 @@ export class FileStore implements RuleStore {
   async #write(state: State, batch: readonly Change[]): Promise<void> {
     const handle = this.#handle ?? (await this.#open(state));
     let text = '';
-    for (const change of batch) text += recordLine(change.record);
+    let offset = state.size;
+    for (const change of batch) {
+      const line = recordLine(change.record);
+      text += line;
+      change.offset = offset;
+      offset += change.bytes = Buffer.byteLength(line);
+    }
     const bytes = Buffer.from(text);
     try {
       await writeAll(handle, bytes);
@@ -229,9 +288,7 @@ export class FileStore implements RuleStore {
    */
   async #open(state: State): Promise<FileHandle> {
     if (state.format !== 'journal') {
-      const snapshot = (await writeSnapshot(this.path, [...state.rules.values()], () => false))!;
-      await installSnapshot(snapshot, this.path);
-      Object.assign(state, { format: 'journal', size: snapshot.size, records: snapshot.records });
+      Object.assign(state, await rewriteAsJournal(this.path, state.legacy ?? []), { legacy: undefined, format: 'journal' });
     }
     const handle = await open(this.path, 'a+');
     try {
@@ -252,15 +309,21 @@ export class FileStore implements RuleStore {
 
   /** Starts a compaction when the journal holds more than twice the live rules plus the slack. */
   #compactIfDue(state: State): void {
-    if (this.#compaction || state.records <= Math.max(this.#compactAfter, 2 * state.rules.size + this.#slack)) return;
+    if (this.#compaction || state.records <= Math.max(this.#compactAfter, 2 * state.live.size + this.#slack)) return;
     // The live set and the journal size match here (both move together, after each fsync).
-    const compaction: Compaction = { mark: state.size, records: state.records, stopped: false, writing: Promise.resolve() };
-    compaction.writing = writeSnapshot(this.path, [...state.rules.values()], () => compaction.stopped).then((snapshot) => {
+    const frozen = state.live.freeze();
+    const placed = { offset: new Float64Array(frozen.offset.length), length: new Uint32Array(frozen.length.length) };
+    const compaction: Compaction = { mark: state.size, records: state.records, frozen, placed, stopped: false, writing: Promise.resolve() };
+    compaction.writing = snapshotOfJournal(this.path, frozen, placed, () => compaction.stopped).then((snapshot) => {
       if (!snapshot) return void (this.#compaction = undefined);
       compaction.snapshot = snapshot;
       this.#kick();
     }, (err: unknown) => this.#compactionFailed(state, err));
     this.#compaction = compaction;
+  }
+
+  #swapDue(): boolean {
+    return this.#compaction?.snapshot !== undefined && this.#readers === 0;
   }
 
   /**
@@ -270,6 +333,7 @@ export class FileStore implements RuleStore {
   async #swap(compaction: Compaction, snapshot: Snapshot): Promise<void> {
     this.#compaction = undefined;
     const state = this.#state!;
+    const tail = snapshot.size;
     try {
       const journal = this.#handle ?? (await this.#open(state));
       await copyTail(snapshot, journal, compaction.mark, state.size, state.records - compaction.records);
@@ -278,13 +342,14 @@ export class FileStore implements RuleStore {
       await discardSnapshot(snapshot);
       return this.#compactionFailed(state, err);
     }
+    state.live.rebase(compaction.frozen, compaction.placed, compaction.mark, tail - compaction.mark);
     Object.assign(state, { size: snapshot.size, records: snapshot.records });
     await this.#closeHandle(); // the next write opens the new file
   }
 
   #compactionFailed(state: State, err: unknown): void {
     this.#compaction = undefined;
-    this.#compactAfter = state.records + 2 * state.rules.size + this.#slack; // not again on every write
+    this.#compactAfter = state.records + 2 * state.live.size + this.#slack; // not again on every write
     this.#warn(`rule file ${this.path}: compaction failed, the journal is kept as it is (${(err as Error).message})`);
   }
 }

@@ -203,7 +203,9 @@ describe('FileStore group commit', () => {
     await store.close();
     const loaded = await new FileStore(path).load();
     assert.equal(loaded.length, 7000);
-    assert.deepEqual(loaded.slice(0, 3).map((r) => r.hits), [7000, 7001, 7002], 'the later put of each id');
+    const byId = new Map(loaded.map((r) => [r.id, r]));
+    assert.deepEqual(['r0', 'r1', 'r2', 'r3000'].map((id) => byId.get(id)?.hits), [7000, 7001, 7002, 3000], 'the later put of each id');
+    assert.deepEqual(loaded.slice(0, 2).map((r) => r.id), ['r3000', 'r3001'], 'in the order they were last stored');
     assert.equal(lines(path).length, 10_002, 'one record per change');
   });
 });
