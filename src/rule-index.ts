@@ -20,8 +20,25 @@ export class RuleIndex {
   #occupied: Shape[] = [];
   /** Whether any occupied shape binds sender or mx: otherwise their hashes are never computed. */
   #envelope = false;
-  /** The listing index, kept in step here so that it never drifts from the match index. */
-  readonly catalog = new RuleCatalog();
+  /**
+   * The listing index, kept in step here so that it never drifts from the match index; `undefined`
+   * after a load into an empty index until something lists (see `catalog`).
+   */
+  #catalog: RuleCatalog | undefined = new RuleCatalog();
+
+  /**
+   * The listing index. A load into an empty index (a start-up) leaves it to be built here, at the first
+   * listing, from the rules in insertion order: `check` never needs it, and its sorts were about a
+   * sixth of a million-rule start-up (docs/performance.md, Start-up). Built from every rule installed
+   * then, it lists exactly what a catalog kept in step since the load would list.
+   */
+  get catalog(): RuleCatalog {
+    if (this.#catalog === undefined) {
+      this.#catalog = new RuleCatalog();
+      this.#catalog.setMany([...this.#byId.values()]);
+    }
+    return this.#catalog;
+  }
 
   /** Number of rules. */
   get size(): number {
@@ -40,7 +57,7 @@ export class RuleIndex {
   /** Inserts `rule`, replacing the rule with the same id; returns the replaced one. */
   set(rule: Rule): Rule | undefined {
     const previous = this.#link(rule);
-    this.catalog.set(rule, previous);
+    this.#catalog?.set(rule, previous);
     return previous;
   }
 
@@ -50,6 +67,8 @@ export class RuleIndex {
    * listing index sorts its lists once, instead of growing with every rule.
    */
   load(rules: readonly Rule[], each: (rule: Rule, previous: Rule | undefined) => void): void {
+    // Into an empty index the listing index waits for the first listing (see `catalog`).
+    if (this.#byId.size === 0) this.#catalog = undefined;
     const added = new Map<number, number>();
     for (const rule of rules) added.set(rule.shape, (added.get(rule.shape) ?? 0) + 1);
     for (const [id, count] of added) rebuild(this.#shapes.get(id) ?? this.#occupy(id), count);
@@ -60,22 +79,25 @@ export class RuleIndex {
       const previous = this.#link(rules[i]!);
       if (previous !== undefined) (replaced ??= new Array<Rule | undefined>(rules.length))[i] = previous;
     }
-    if (replaced === undefined) this.catalog.setMany(rules);
-    else this.#catalogue(rules, replaced);
+    const catalog = this.#catalog;
+    if (catalog !== undefined) {
+      if (replaced === undefined) catalog.setMany(rules);
+      else this.#catalogue(catalog, rules, replaced);
+    }
     for (let i = 0; i < rules.length; i++) each(rules[i]!, replaced?.[i]);
   }
 
   /** The catalog's part of a `load` where some rules replaced one (an update, or a duplicate id in the batch). */
-  #catalogue(rules: readonly Rule[], replaced: readonly (Rule | undefined)[]): void {
+  #catalogue(catalog: RuleCatalog, rules: readonly Rule[], replaced: readonly (Rule | undefined)[]): void {
     // Rules new to the catalog (replacing none, or one of this batch): recorded together.
     const fresh = new Map<string, Rule>();
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       const previous = replaced[i];
       if (previous === undefined || fresh.get(rule.id) === previous) fresh.set(rule.id, rule);
-      else this.catalog.set(rule, previous);
+      else catalog.set(rule, previous);
     }
-    this.catalog.setMany([...fresh.values()]);
+    catalog.setMany([...fresh.values()]);
   }
 
   /** Puts `rule` into the match index (replacing its id); returns the replaced rule. */
@@ -96,14 +118,14 @@ export class RuleIndex {
     if (!rule) return undefined;
     this.#byId.delete(id);
     this.#unlink(rule);
-    this.catalog.delete(rule);
+    this.#catalog?.delete(rule);
     return rule;
   }
 
   clear(): void {
     this.#byId.clear();
     this.#shapes.clear();
-    this.catalog.clear();
+    this.#catalog?.clear();
     this.#reshaped();
   }
 
