@@ -4,6 +4,7 @@
  * is unapplied, and is dropped when it is not above the last change applied, or not above this
  * instance's own later write of the same rule (its echo, or older) or own clear.
  */
+import type { RuleJSON } from './rule.js';
 import type { StoreChange } from './store.js';
 
 /** A local write to a watched store, from its issue until its mutation applied or failed. */
@@ -29,6 +30,11 @@ export class ChangeStream {
   readonly own = new Map<string, number>();
   /** Version of this instance's last clear of the store. */
   cleared = 0;
+  /**
+   * The snapshot the load just installed, until the next change is applied: a `reset` carrying this very
+   * array (RedisStore reports its first snapshot as one too) is what the index holds of the store.
+   */
+  restored: readonly RuleJSON[] | undefined;
 
   /** Holds a reported change; `false` when `MAX_HELD` are held already (the change is dropped). */
   hold(change: StoreChange): boolean {
@@ -54,6 +60,15 @@ export class ChangeStream {
     // A change without a number passes through: the caller reports it.
     if (oldest?.version !== undefined) while (n < this.held.length && !(this.held[n]!.version >= oldest.version)) n++;
     return n > 0 ? this.held.splice(0, n) : [];
+  }
+
+  /**
+   * Whether `change` is a reset of the snapshot the load just installed, with nothing applied since: no
+   * reported change, no local write resolved (`own`), in flight (`writes`) or clear. Applying it would
+   * find every rule installed at its revision and remove none: it is skipped, saving a walk of every rule.
+   */
+  unchanged(change: StoreChange): boolean {
+    return change.type === 'reset' && change.rules === this.restored && this.own.size === 0 && !(this.writes?.size) && this.cleared === 0;
   }
 
   /** Whether a change of `id` at `version` is at or below this instance's own later write (or clear) of it. */

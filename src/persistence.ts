@@ -133,6 +133,7 @@ export class Persistence {
       try {
         const rules = await durably(store, 'loading rules', () => store.load());
         this.#restore(rules, store);
+        stream.restored = rules;
       } catch (err) {
         unwatch?.();
         this.#streams.delete(store);
@@ -245,6 +246,9 @@ export class Persistence {
     }
     if (version <= stream.heard) return; // reported twice, or older than a change already applied
     stream.heard = version;
+    const unchanged = stream.unchanged(change);
+    stream.restored = undefined;
+    if (unchanged) return stream.passed(version);
     // A change at or below this instance's own later write (or clear) is its echo, or older.
     const superseded = (id: string) => stream.superseded(id, version);
     try {
