@@ -7,6 +7,7 @@
  * of it. Copy-on-write snapshots would cost O(rules) per change for no gain in a single thread.
  */
 import type { NormalizedAttempt } from './attempt.js';
+import { SmtpInterceptError } from './errors.js';
 import { formatShape, keyHash, newShape, rebuild, type Shape } from './index-shape.js';
 import { RuleCatalog } from './rule-catalog.js';
 import { ENVELOPE, lookup } from './rule-lookup.js';
@@ -100,13 +101,26 @@ export class RuleIndex {
     catalog.setMany([...fresh.values()]);
   }
 
-  /** Puts `rule` into the match index (replacing its id); returns the replaced rule. */
+  /**
+   * Puts `rule` into the match index (replacing its id); returns the replaced rule. An id derives from
+   * the whole selector, so a rule it replaces has the same shape and key: it is found in the slot, and a
+   * new id costs no lookup by id (measured: the four big-map operations per rule were ~40% of a
+   * million-rule restore; this is one of them).
+   */
   #link(rule: Rule): Rule | undefined {
-    const previous = this.#byId.get(rule.id);
-    if (previous) this.#unlink(previous);
+    let shape = this.#shapes.get(rule.shape) ?? this.#occupy(rule.shape);
+    let slot = shape.slots.get(rule.key);
+    const previous = slot === undefined ? undefined : Array.isArray(slot) ? slot.find((r) => r.id === rule.id) : slot.id === rule.id ? slot : undefined;
+    if (previous) {
+      this.#unlink(previous); // may empty the slot, or the shape
+      shape = this.#shapes.get(rule.shape) ?? this.#occupy(rule.shape);
+      slot = shape.slots.get(rule.key);
+    }
+    const size = this.#byId.size;
     this.#byId.set(rule.id, rule);
-    const shape = this.#shapes.get(rule.shape) ?? this.#occupy(rule.shape);
-    const slot = shape.slots.get(rule.key);
+    if (previous === undefined && this.#byId.size === size) {
+      throw new SmtpInterceptError('internal', `rule ${rule.id} would replace a rule of another selector (ids derive from the selector)`);
+    }
     shape.slots.set(rule.key, slot === undefined ? rule : Array.isArray(slot) ? [...slot, rule] : [slot, rule]);
     if (slot === undefined && shape.filter.add(keyHash(shape, rule.key))) rebuild(shape, 0);
     return previous;
