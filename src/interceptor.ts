@@ -8,10 +8,10 @@ import { CounterFlush } from './counter-flush.js';
 import { checkChannel, publishStoreError, ruleAddedChannel, ruleRemovedChannel, ruleUpdatedChannel } from './diagnostics.js';
 import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
-import { ExpiryQueue } from './expiry-queue.js';
+import { ExpiryTimer } from './expiry-timer.js';
+import { resolveOptions } from './interceptor-options.js';
 import { type GateExplanation, GateState } from './gate-state.js';
 import { Persistence } from './persistence.js';
-import { seededRandom } from './prng.js';
 import { type ForcedResult, forcedResult } from './result.js';
 import { parseFilter, type RuleFilter } from './rule-filter.js';
 import { type PageOptions, parsePage, type RulePage } from './rule-page.js';
@@ -23,8 +23,6 @@ import { listenerFailed, notify, report } from './safe-events.js';
 import type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor-types.js';
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
-// setTimeout's maximum; longer expiries are re-armed when the timer fires.
-const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * A forced-error rule engine.
@@ -38,7 +36,15 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #index = new RuleIndex();
-  readonly #expiry = new ExpiryQueue();
+  readonly #expiry = new ExpiryTimer({
+    now: () => this.#now(),
+    current: (rule) => this.#index.get(rule.id) === rule,
+    expire: (rule) => {
+      this.#delete(rule.id, 'expired');
+      this.#persistence.writes.forget(rule);
+    },
+    size: () => this.#index.size,
+  });
   readonly #cache: AttemptCache | undefined;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -50,25 +56,18 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #observers = new Set<(attempt: Attempt, result: ForcedResult | undefined) => void>();
   /** A plain field, read on every check (cheaper than the Set's size getter). */
   #observed = false;
-  #timer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Stores are configured and not loaded yet: `check` would answer from a rule set that is not there. */
   #unready: boolean;
 
   constructor(options: InterceptorOptions = {}) {
     super();
-    const { cacheSize = 10_000, now = Date.now, random, seed, store, clusterStore, stateSize = 100_000, counterFlushMs = 1000 } = options;
-    const problems = [];
-    if (!Number.isInteger(cacheSize) || cacheSize < 0) problems.push({ code: 'out_of_range', message: 'cacheSize must be an integer >= 0', param: 'cacheSize' });
-    if (!Number.isInteger(stateSize) || stateSize < 1) problems.push({ code: 'out_of_range', message: 'stateSize must be an integer >= 1', param: 'stateSize' });
-    if (!Number.isInteger(counterFlushMs) || counterFlushMs < 0 || counterFlushMs > MAX_TIMER_MS) problems.push({ code: 'out_of_range', message: `counterFlushMs must be an integer from 0 to ${MAX_TIMER_MS}`, param: 'counterFlushMs' });
-    if (random !== undefined && seed !== undefined) problems.push({ code: 'mutually_exclusive', message: 'random and seed may not be used together', param: 'seed' });
-    if (seed !== undefined && !Number.isFinite(seed)) problems.push({ code: 'invalid_type', message: 'seed must be a finite number', param: 'seed' });
-    if (problems.length > 0) throw new ValidationError(problems);
+    const { cacheSize, now, random, stateSize, counterFlushMs } = resolveOptions(options);
+    const { store, clusterStore } = options;
     this.#cache = cacheSize > 0 ? new AttemptCache(cacheSize) : undefined;
     this.#now = now;
     this.#stateSize = stateSize;
-    this.#random = random ?? (seed !== undefined ? seededRandom(seed) : Math.random);
+    this.#random = random;
     this.#unready = store !== undefined || clusterStore !== undefined;
     this.#persistence = new Persistence({
       now: this.#now,
@@ -274,7 +273,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   #check(attempt: Attempt): ForcedResult | undefined {
     const next = this.#expiry.next;
-    if (next !== Infinity && next <= this.#now()) this.#sweep();
+    if (next !== Infinity && next <= this.#now()) this.#expiry.sweep();
     const cache = this.#cache;
     // The cache hit inline: this is the path most checks of a busy worker take.
     const candidates = (cache !== undefined && typeof attempt === 'object' && attempt !== null ? cache.get(attempt) : undefined)
@@ -323,8 +322,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#expiry.stop();
     await this.#persistence.close();
     await this.#counters.close(); // after the writes in flight: a graceful stop leaves exact counts
   }
@@ -413,37 +411,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return rule.expires === undefined || rule.expires > now;
   }
 
-  #sweep(): void {
-    const now = this.#now();
-    while (this.#expiry.next <= now) {
-      const rule = this.#expiry.pop()!;
-      // Entries of rules since removed or replaced are stale: only the current rule object expires.
-      if (this.#index.get(rule.id) === rule) {
-        this.#delete(rule.id, 'expired');
-        this.#persistence.writes.forget(rule);
-      }
-    }
-    // Stale entries are kept until they surface; compact when they outnumber the live ones.
-    if (this.#expiry.size > 64 && this.#expiry.size > 2 * this.#index.size) {
-      this.#expiry.retain((r) => this.#index.get(r.id) === r);
-    }
-  }
-
   #changed(expiryChanged: boolean): void {
     this.#cache?.clear();
-    if (expiryChanged) this.#arm();
-  }
-
-  #arm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#closed || this.#expiry.size === 0) return;
-    const wait = Math.min(Math.max(this.#expiry.next - this.#now(), 0), MAX_TIMER_MS);
-    this.#timer = setTimeout(() => {
-      this.#sweep();
-      this.#arm();
-    }, wait);
-    this.#timer.unref();
+    if (expiryChanged) this.#expiry.arm();
   }
 
   #assertOpen(): void {

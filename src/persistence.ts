@@ -23,6 +23,7 @@ import { restoreRule } from './stored-rule.js';
 import { type RuleStore, type StoreChange, StoreUnavailableError } from './store.js';
 import { durably, LocalWrites, type Sent, type Wrote } from './local-writes.js';
 import { type Issued, WritePipeline } from './write-pipeline.js';
+import { ChangeStream, MAX_HELD, type Write } from './change-stream.js';
 
 /** What the interceptor lets persistence do to its rule set. */
 export interface PersistenceHost {
@@ -41,31 +42,6 @@ export interface PersistenceHost {
   ready(): Promise<void>;
 }
 
-/** A local write to a watched store, from its issue until its mutation applied or failed. */
-interface Write {
-  /** The version it resolved to, once it has. */
-  version?: number;
-}
-
-/** What this instance knows of a watched store's changes. */
-interface Stream {
-  /** Version of the last reported change applied. */
-  heard: number;
-  /** The load is in flight: reported changes wait in `held`. */
-  busy: boolean;
-  /** Reported changes not applied yet (see the model above), in the order reported. */
-  held: StoreChange[];
-  /** Local writes in flight, oldest first. */
-  writes?: Set<Write>;
-  /** Ids this instance wrote, with the version of that write, until the store's reports pass it. */
-  readonly own: Map<string, number>;
-  /** Version of this instance's last clear of the store. */
-  cleared: number;
-}
-
-/** Changes held while writes are in flight; more means a runaway store, reported and dropped. */
-const MAX_HELD = 100_000;
-
 export class Persistence {
   readonly #host: PersistenceHost;
   readonly #store: RuleStore | undefined;
@@ -76,7 +52,7 @@ export class Persistence {
   /** What `add`, `remove`, `clear` and background removals write (see local-writes.ts). */
   readonly writes: LocalWrites;
   #unwatch: (() => void)[] = [];
-  readonly #streams = new Map<RuleStore, Stream>();
+  readonly #streams = new Map<RuleStore, ChangeStream>();
   readonly #loaded = new Set<RuleStore>();
   /** The revision each installed rule was stored with: kept on the rule itself (see `Rule.revision`). */
   readonly #revisions = { get: (rule: Rule): string => rule.revision, set: (rule: Rule, revision: string): void => { rule.revision = revision; } };
@@ -151,12 +127,13 @@ export class Persistence {
     const stores = [this.#store, this.#cluster].filter((s, i, all): s is RuleStore => s !== undefined && all.indexOf(s) === i);
     for (const store of stores) {
       if (this.#loaded.has(store)) continue;
-      const stream: Stream = { heard: 0, busy: true, held: [], own: new Map(), cleared: 0 };
+      const stream = new ChangeStream();
       const unwatch = store.watch?.((change) => this.#hear(store, change), (err) => this.#failed(store, err));
       if (unwatch) this.#streams.set(store, stream);
       try {
         const rules = await durably(store, 'loading rules', () => store.load());
         this.#restore(rules, store);
+        stream.restored = rules;
       } catch (err) {
         unwatch?.();
         this.#streams.delete(store);
@@ -204,7 +181,7 @@ export class Persistence {
    * the reported changes it may precede (see `#flush`).
    */
   #writing(stores: readonly RuleStore[], write: (wrote: Wrote) => Promise<unknown>): Sent {
-    const writes: [RuleStore, Stream, Write][] = [];
+    const writes: [RuleStore, ChangeStream, Write][] = [];
     for (const store of stores) {
       const stream = this.#streams.get(store);
       if (!stream) continue;
@@ -240,47 +217,40 @@ export class Persistence {
       this.#host.error(new SmtpInterceptError('store_invalid', 'a store that reports changes must resolve each write to its version (see RuleStore)'));
       return;
     }
-    for (const id of ids) stream.own.set(id, Math.max(version, stream.own.get(id) ?? 0));
+    stream.wrote(version, ids);
   }
 
   #hear(store: RuleStore, change: StoreChange): void {
     this.#outages.delete(store);
     const stream = this.#streams.get(store);
     if (!stream) return;
-    if (stream.held.length < MAX_HELD) stream.held.push(change);
-    else this.#host.error(new SmtpInterceptError('store_invalid', `more than ${MAX_HELD} changes reported while writes were in flight; later ones were dropped`));
+    if (!stream.hold(change)) this.#host.error(new SmtpInterceptError('store_invalid', `more than ${MAX_HELD} changes reported while writes were in flight; later ones were dropped`));
     this.#flush(store, stream);
   }
 
   /** The load is done: applies what was reported meanwhile (as far as writes in flight allow). */
-  #drain(store: RuleStore, stream: Stream): void {
+  #drain(store: RuleStore, stream: ChangeStream): void {
     stream.busy = false;
     this.#flush(store, stream);
   }
 
-  /**
-   * Applies the held changes, in the order reported, up to the first that an unapplied local write may
-   * precede in the store: one at or above the version of the oldest unapplied write, or any while that
-   * write has not resolved yet (its version is unknown).
-   */
-  #flush(store: RuleStore, stream: Stream): void {
-    if (stream.busy) return;
-    const oldest: Write | undefined = stream.writes?.values().next().value;
-    let n = oldest === undefined ? stream.held.length : 0;
-    // A change without a number passes through: `#apply` reports it.
-    if (oldest?.version !== undefined) while (n < stream.held.length && !(stream.held[n]!.version >= oldest.version)) n++;
-    if (n > 0) for (const change of stream.held.splice(0, n)) this.#apply(store, stream, change);
+  /** Applies the held changes that may be applied now (see `ChangeStream.due`), in the order reported. */
+  #flush(store: RuleStore, stream: ChangeStream): void {
+    for (const change of stream.due()) this.#apply(store, stream, change);
   }
 
-  #apply(store: RuleStore, stream: Stream, change: StoreChange): void {
+  #apply(store: RuleStore, stream: ChangeStream, change: StoreChange): void {
     const { version } = change;
     if (typeof version !== 'number') {
       return this.#host.error(new SmtpInterceptError('store_invalid', `a store reported a ${change.type} without a version (see RuleStore)`));
     }
     if (version <= stream.heard) return; // reported twice, or older than a change already applied
     stream.heard = version;
+    const unchanged = stream.unchanged(change);
+    stream.restored = undefined;
+    if (unchanged) return stream.passed(version);
     // A change at or below this instance's own later write (or clear) is its echo, or older.
-    const superseded = (id: string) => (stream.own.get(id) ?? 0) >= version || stream.cleared >= version;
+    const superseded = (id: string) => stream.superseded(id, version);
     try {
       if (change.type === 'put') {
         if (!superseded(change.rule.id)) this.#take(change.rule, store);
@@ -296,8 +266,7 @@ export class Persistence {
     } catch (err) {
       this.#host.error(err);
     }
-    // The store reports in version order: nothing older than `version` is still to come.
-    for (const [id, own] of stream.own) if (own <= version) stream.own.delete(id);
+    stream.passed(version);
   }
 
   /** Installs a stored rule unless the same revision is installed; an expired one is removed. */

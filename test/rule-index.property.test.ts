@@ -112,11 +112,21 @@ describe('RuleIndex against the linear reference model', () => {
         const replacedByLoad: (string | undefined)[] = [];
         byLoad.load(snapshot, (rule, previous) => replacedByLoad.push(previous?.id));
         assert.deepEqual(replacedByLoad, replacedBySet);
+        // Changes after the load, before anything lists (a load into an empty index builds its listing
+        // index at the first listing): updates, removals and new rules, the same on both.
+        for (let i = 0; i < rules.length; i++) {
+          if (i % 4 === 1) { bySet.set(rules[i]!); byLoad.set(rules[i]!); }
+          if (i % 5 === 2) { bySet.delete(rules[i]!.id); byLoad.delete(rules[i]!.id); }
+        }
         assert.equal(byLoad.format(), bySet.format());
         assert.deepEqual([...byLoad.values()].map((r) => r.id), [...bySet.values()].map((r) => r.id));
         // The listing index, built by one sort per list in `load`, lists what inserts one by one list.
         const listed = (index: RuleIndex, terms: readonly FilterTerm[]) => index.catalog.select(terms, undefined, 1_000_000, () => true).map((r) => r.id);
         assert.deepEqual(listed(byLoad, []), listed(bySet, []));
+        // Insertion order (what an unpaginated filtered listing sorts by) survives the deferred build.
+        const bySeq = (index: RuleIndex) => index.catalog.select([], undefined, 1_000_000, () => true).sort((x, y) => x.seq - y.seq).map((r) => r.id);
+        assert.deepEqual(bySeq(byLoad), bySeq(bySet));
+        assert.deepEqual(bySeq(byLoad), [...byLoad.values()].map((r) => r.id));
         for (const rule of rules) {
           for (const field of FILTER_FIELDS) {
             const value = rule[field];
