@@ -53,6 +53,8 @@ export class ChangeFollower {
   /** An outage was reported to the error listeners and its end not yet shown to the listeners. */
   #reportedOutage = false;
   #retry: NodeJS.Timeout | undefined;
+  /** Redis's version at the last check when it was ahead of the changes heard (0: it was not). */
+  #ahead = 0;
 
   constructor(source: FollowedSource) {
     this.#source = source;
@@ -152,12 +154,22 @@ export class ChangeFollower {
     return true;
   }
 
-  /** The safety net: reloads when Redis's version is ahead of the last change reported. */
+  /**
+   * The safety net: reloads when a version Redis had reached at the previous check is still not heard.
+   * Redis counts a change before its message reaches this reader, so a version ahead at one check is
+   * usually a message on its way: under a steady stream of writes, reloading on sight would scan the
+   * whole hash at every check. A message lost for good is repaired within two intervals.
+   */
   async #check(): Promise<void> {
     if (this.#loads > 0 || this.#listeners.size === 0) return;
     try {
       const version = Number(await this.#source.commands.run('checking the version', () => this.#source.client.get(this.#source.versionKey)) ?? 0);
-      if (version > this.#version && this.#loads === 0) await this.#resync();
+      const missed = this.#ahead > this.#version;
+      this.#ahead = version > this.#version ? version : 0;
+      if (missed && this.#loads === 0) {
+        this.#ahead = 0;
+        await this.#resync();
+      }
     } catch (err) {
       this.lost(err as Error);
     }

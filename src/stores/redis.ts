@@ -26,8 +26,9 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /**
    * While watched, how often the store compares Redis's version counter with the last change it
-   * reported, and reloads when it is behind: a change lost without a reconnect is repaired within this
-   * interval even when no later change reveals the gap. @default 5000
+   * reported; it reloads when a version seen at one check is still unheard at the next, so a change lost
+   * without a reconnect is repaired within two intervals even when no later change reveals the gap (and
+   * a message merely on its way costs no reload). @default 5000
    */
   checkIntervalMs?: number;
 }
