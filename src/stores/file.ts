@@ -2,7 +2,8 @@
  * `FileStore`: rules in an append-only journal file. Each change is one appended line; changes made
  * while a write is in flight share the next write and fsync (group commit); when the journal outgrows
  * the live set, a compacted copy is written beside it while changes keep being appended, and renamed
- * over it. Format: `file-journal.ts`; reading: `file-load.ts`; compacted files: `file-snapshot.ts`.
+ * over it. Format: `file-journal.ts`; reading: `file-load.ts`; compaction: `file-compaction.ts`;
+ * compacted files: `file-snapshot.ts`.
  */
 import { type FileHandle, open } from 'node:fs/promises';
 // The core's modules, not its entry: the store loads without the rule engine (and its compiled
@@ -10,12 +11,11 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { SmtpInterceptError } from '../errors.js';
 import type { RuleJSON } from '../rule.js';
 import { type CounterDelta, type RuleStore, StoreUnavailableError } from '../store.js';
+import { Compactor, type JournalState } from './file-compaction.js';
 import { countersRecord, type JournalRecord, recordLine } from './file-journal.js';
-import type { Frozen, LiveSet, Placed } from './file-live.js';
 import { loadRuleFile, type LoadedFile } from './file-load.js';
-import { readLive, rewriteAsJournal, snapshotOfJournal } from './file-records.js';
-import { copyTail, installSnapshot, discardSnapshot, removeStaleTemporaries, type Snapshot, writeAll } from './file-snapshot.js';
-
+import { readLive, rewriteAsJournal } from './file-records.js';
+import { removeStaleTemporaries, writeAll } from './file-snapshot.js';
 
 /** Options of `FileStore`. */
 export interface FileStoreOptions {
@@ -45,26 +45,11 @@ interface Change {
   readonly reject: (err: Error) => void;
 }
 
-interface Compaction {
-  /** Journal bytes and records the snapshot covers; what lies beyond is copied to it at the swap. */
-  readonly mark: number;
-  readonly records: number;
-  /** The live set at the mark, and where the snapshot wrote each of its records. */
-  readonly frozen: Frozen;
-  readonly placed: Placed;
-  stopped: boolean;
-  writing: Promise<void>;
-  snapshot?: Snapshot;
-}
-
 /** What the store keeps of its file: where the live records are, never the rules themselves (but 0.1.0's, until the first write). */
-interface State {
-  live: LiveSet;
+interface State extends JournalState {
   /** 0.1.0's rules, until the first write rewrites them as a journal. */
   legacy: RuleJSON[] | undefined;
   format: LoadedFile['format'];
-  size: number;
-  records: number;
 }
 
 /**
@@ -83,7 +68,7 @@ export class FileStore implements RuleStore {
   /** How errors name this store: `rule file <path>`. */
   readonly description: string;
   readonly #warn: (message: string) => void;
-  readonly #slack: number;
+  readonly #compactor: Compactor<State>;
   #state: State | undefined;
   #loading: Promise<LoadedFile> | undefined;
   /** The journal open for appending while changes are being written. */
@@ -91,9 +76,6 @@ export class FileStore implements RuleStore {
   /** Changes waiting for the next write (group commit). */
   #pending: Change[] = [];
   #running: Promise<void> | undefined;
-  #compaction: Compaction | undefined;
-  /** Journal records after which the next compaction may start (raised after a failed one). */
-  #compactAfter = 0;
   /** Whether a change was attempted: from then on the store's own state is the file's. */
   #wrote = false;
   #reportedTorn = false;
@@ -110,10 +92,11 @@ export class FileStore implements RuleStore {
     if (!Number.isSafeInteger(compactionSlack) || compactionSlack < 0) {
       throw new SmtpInterceptError('invalid_option', `FileStore option compactionSlack must be an integer >= 0 (got ${String(compactionSlack)})`);
     }
-    this.#slack = compactionSlack;
     this.path = path;
     this.description = `rule file ${path}`;
-    this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, { code: 'SMTP_INTERCEPT_FILE_STORE' }));
+    const warn = (this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, { code: 'SMTP_INTERCEPT_FILE_STORE' })));
+    this.#compactor = new Compactor<State>({ path, warn, wake: () => this.#kick(), release: () => this.#closeHandle(),
+      journal: async (state) => this.#handle ?? (await this.#open(state)) }, compactionSlack);
   }
 
   /**
@@ -150,8 +133,7 @@ export class FileStore implements RuleStore {
 
   /** Waits for writes in flight, abandons a compaction still writing its snapshot, closes the file. */
   async close(): Promise<void> {
-    if (this.#compaction) this.#compaction.stopped = true;
-    await this.#compaction?.writing;
+    await this.#compactor.stop();
     while (this.#running) await this.#running;
   }
 
@@ -209,7 +191,7 @@ export class FileStore implements RuleStore {
     } catch (err) {
       throw new StoreUnavailableError(`cannot read rule file ${this.path}: ${(err as Error).message}`, { cause: err });
     } finally {
-      if (--this.#readers === 0 && this.#compaction?.snapshot) this.#kick();
+      if (--this.#readers === 0 && this.#compactor.ready) this.#kick();
     }
   }
 
@@ -231,7 +213,7 @@ export class FileStore implements RuleStore {
   async #run(): Promise<void> {
     for (;;) {
       if (this.#swapDue()) {
-        this.#swapping = this.#swap(this.#compaction!, this.#compaction!.snapshot!);
+        this.#swapping = this.#compactor.swap(this.#state!);
         await this.#swapping;
         this.#swapping = undefined;
       }
@@ -251,7 +233,7 @@ export class FileStore implements RuleStore {
       // Only now, with the records durable, does the live set (what load and compaction see) move.
       for (const change of batch) state.live.apply(change.record, change.offset, change.bytes - 1);
       for (const change of batch) change.resolve();
-      this.#compactIfDue(state);
+      this.#compactor.startIfDue(state);
     }
   }
 
@@ -307,49 +289,7 @@ export class FileStore implements RuleStore {
     return (this.#handle = handle);
   }
 
-  /** Starts a compaction when the journal holds more than twice the live rules plus the slack. */
-  #compactIfDue(state: State): void {
-    if (this.#compaction || state.records <= Math.max(this.#compactAfter, 2 * state.live.size + this.#slack)) return;
-    // The live set and the journal size match here (both move together, after each fsync).
-    const frozen = state.live.freeze();
-    const placed = { offset: new Float64Array(frozen.offset.length), length: new Uint32Array(frozen.length.length) };
-    const compaction: Compaction = { mark: state.size, records: state.records, frozen, placed, stopped: false, writing: Promise.resolve() };
-    compaction.writing = snapshotOfJournal(this.path, frozen, placed, () => compaction.stopped).then((snapshot) => {
-      if (!snapshot) return void (this.#compaction = undefined);
-      compaction.snapshot = snapshot;
-      this.#kick();
-    }, (err: unknown) => this.#compactionFailed(state, err));
-    this.#compaction = compaction;
-  }
-
   #swapDue(): boolean {
-    return this.#compaction?.snapshot !== undefined && this.#readers === 0;
-  }
-
-  /**
-   * Between batches: appends to the snapshot what was acknowledged since it was taken, and renames it
-   * over the journal. Writes wait only for this copy of recent records, an fsync and a rename.
-   */
-  async #swap(compaction: Compaction, snapshot: Snapshot): Promise<void> {
-    this.#compaction = undefined;
-    const state = this.#state!;
-    const tail = snapshot.size;
-    try {
-      const journal = this.#handle ?? (await this.#open(state));
-      await copyTail(snapshot, journal, compaction.mark, state.size, state.records - compaction.records);
-      await installSnapshot(snapshot, this.path);
-    } catch (err) {
-      await discardSnapshot(snapshot);
-      return this.#compactionFailed(state, err);
-    }
-    state.live.rebase(compaction.frozen, compaction.placed, compaction.mark, tail - compaction.mark);
-    Object.assign(state, { size: snapshot.size, records: snapshot.records });
-    await this.#closeHandle(); // the next write opens the new file
-  }
-
-  #compactionFailed(state: State, err: unknown): void {
-    this.#compaction = undefined;
-    this.#compactAfter = state.records + 2 * state.live.size + this.#slack; // not again on every write
-    this.#warn(`rule file ${this.path}: compaction failed, the journal is kept as it is (${(err as Error).message})`);
+    return this.#compactor.ready && this.#readers === 0;
   }
 }
