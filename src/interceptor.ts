@@ -5,7 +5,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { AttemptCache } from './attempt-cache.js';
 import { CounterFlush } from './counter-flush.js';
-import { checkChannel, publishStoreError, ruleAddedChannel, ruleRemovedChannel, ruleUpdatedChannel } from './diagnostics.js';
+import { checkChannel, publishStoreError } from './diagnostics.js';
 import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
 import { ExpiryTimer } from './expiry-timer.js';
@@ -18,9 +18,10 @@ import { type PageOptions, parsePage, type RulePage } from './rule-page.js';
 import { RuleIndex } from './rule-index.js';
 import { parseRuleInput, type RuleInput } from './rule-input.js';
 import { Rule } from './rule.js';
+import { RuleChanges } from './rule-changes.js';
 import { ruleId } from './rule-id.js';
 import { listenerFailed, notify, report } from './safe-events.js';
-import type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor-types.js';
+import type { Explanation, InterceptorEvents, InterceptorOptions, Scope } from './interceptor-types.js';
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
 
@@ -40,12 +41,14 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     now: () => this.#now(),
     current: (rule) => this.#index.get(rule.id) === rule,
     expire: (rule) => {
-      this.#delete(rule.id, 'expired');
+      this.#changes.delete(rule.id, 'expired');
       this.#persistence.writes.forget(rule);
     },
     size: () => this.#index.size,
   });
   readonly #cache: AttemptCache | undefined;
+  /** Installs and removals with their effects (cache, expiry, budgets, counters) and events. */
+  readonly #changes: RuleChanges;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #persistence: Persistence;
@@ -69,13 +72,22 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#stateSize = stateSize;
     this.#random = random;
     this.#unready = store !== undefined || clusterStore !== undefined;
+    this.#changes = new RuleChanges({
+      emitter: this,
+      index: this.#index,
+      expiry: this.#expiry,
+      cache: this.#cache,
+      gates: () => this.#gates,
+      retired: (rule) => this.#persistence.budgets.retired(rule),
+      replaced: (previous, rule) => this.#counters.replaced(previous, rule),
+    });
     this.#persistence = new Persistence({
       now: this.#now,
       get: (id) => this.#index.get(id),
       rules: () => this.#index.values(),
-      install: (rule) => this.#install(rule),
-      installAll: (rules) => this.#installAll(rules),
-      uninstall: (id, reason) => this.#delete(id, reason),
+      install: (rule) => this.#changes.install(rule),
+      installAll: (rules) => this.#changes.installAll(rules),
+      uninstall: (id, reason) => this.#changes.delete(id, reason),
       error: (err) => { publishStoreError(this, 'background', err); report(this, err); },
       ready: () => this.ready(),
     }, store, clusterStore);
@@ -122,7 +134,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       // Durable first: if the store fails, the call rejects and the rule set is unchanged.
       const write = this.#persistence.writes.put(rule, () => {
         this.#counters.applied(rule);
-        this.#install(rule);
+        this.#changes.install(rule);
         // In the same step as the install: no check sees the rule with applications it has not reserved.
         return this.#persistence.budgets.added(rule).then(() => rule);
       });
@@ -139,7 +151,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#assertOpen();
     const id = typeof selector === 'string' ? selector : this.idOf(selector);
     // A rule used up while its removal was written is gone already: it is still the one removed.
-    return this.#persistence.mutate(() => this.#persistence.writes.delete(id, this.#index.get(id), (before) => this.#delete(id, 'deleted') ?? before),
+    return this.#persistence.mutate(() => this.#persistence.writes.delete(id, this.#index.get(id), (before) => this.#changes.delete(id, 'deleted') ?? before),
       (err) => publishStoreError(this, 'remove', err));
   }
 
@@ -209,23 +221,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (scope !== undefined && scope !== 'cluster' && scope !== 'instance') {
       throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
     }
-    return this.#persistence.mutate(() => this.#persistence.writes.clear(scope, (covers) => {
-      // The rules it covers now: some may have been used up while the stores were cleared.
-      const removed = [...this.#index.values()].filter(covers);
-      if (removed.length === this.#index.size) {
-        this.#index.clear();
-        this.#expiry.clear();
-        this.#gates?.clear();
-      } else {
-        for (const rule of removed) this.#index.delete(rule.id);
-      }
-      if (removed.length > 0) this.#changed(false);
-      for (const rule of removed) {
-        this.#persistence.budgets.retired(rule);
-        this.#removed(rule, 'cleared');
-      }
-      return removed.length;
-    }), (err) => publishStoreError(this, 'clear', err));
+    // The rules it covers when the stores are cleared: some may have been used up meanwhile.
+    return this.#persistence.mutate(() => this.#persistence.writes.clear(scope, (covers) => this.#changes.clear(covers)),
+      (err) => publishStoreError(this, 'clear', err));
   }
 
   /**
@@ -345,7 +343,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       } else {
         used = 1;
         if (rule.remaining === 0) {
-          this.#delete(rule.id, 'exhausted');
+          this.#changes.delete(rule.id, 'exhausted');
           this.#persistence.writes.forget(rule);
         }
       }
@@ -356,64 +354,12 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return result;
   }
 
-  #install(rule: Rule): void {
-    const previous = this.#index.set(rule);
-    if (rule.expires !== undefined) this.#expiry.push(rule);
-    this.#changed(rule.expires !== undefined);
-    this.#announce(rule, previous);
-  }
-
-  /** A store's loaded rules: `#install` per rule, with one cache clear and one timer arm for all. */
-  #installAll(rules: readonly Rule[]): void {
-    let expiring = false;
-    // `check` throws `not_ready` during a load, so nothing can read the cache before it is cleared below.
-    this.#index.load(rules, (rule, previous) => {
-      if (rule.expires !== undefined) {
-        this.#expiry.push(rule);
-        expiring = true;
-      }
-      this.#announce(rule, previous);
-    });
-    if (rules.length > 0) this.#changed(expiring);
-  }
-
-  #announce(rule: Rule, previous: Rule | undefined): void {
-    if (previous) {
-      this.#persistence.budgets.retired(previous);
-      this.#counters.replaced(previous, rule);
-      notify(this, 'rule:updated', rule, previous);
-      if (ruleUpdatedChannel.hasSubscribers) ruleUpdatedChannel.publish({ interceptor: this, rule, previous });
-    } else {
-      notify(this, 'rule:added', rule);
-      if (ruleAddedChannel.hasSubscribers) ruleAddedChannel.publish({ interceptor: this, rule });
-    }
-  }
-
-  #delete(id: string, reason: RemovalReason): Rule | undefined {
-    const rule = this.#index.delete(id);
-    if (!rule) return undefined;
-    this.#changed(false);
-    this.#persistence.budgets.retired(rule);
-    this.#removed(rule, reason);
-    return rule;
-  }
-
-  #removed(rule: Rule, reason: RemovalReason): void {
-    notify(this, 'rule:removed', rule, reason);
-    if (ruleRemovedChannel.hasSubscribers) ruleRemovedChannel.publish({ interceptor: this, rule, reason });
-  }
-
   #notReady(): never {
     throw new SmtpInterceptError('not_ready', 'the interceptor has stores and is not ready: await ready() before check() or explain()');
   }
 
   #live(rule: Rule, now: number): boolean {
     return rule.expires === undefined || rule.expires > now;
-  }
-
-  #changed(expiryChanged: boolean): void {
-    this.#cache?.clear();
-    if (expiryChanged) this.#expiry.arm();
   }
 
   #assertOpen(): void {
