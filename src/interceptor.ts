@@ -10,15 +10,16 @@ import { type Attempt, normalizeAttempt } from './attempt.js';
 import { SmtpInterceptError, ValidationError } from './errors.js';
 import { ExpiryTimer } from './expiry-timer.js';
 import { resolveOptions } from './interceptor-options.js';
-import { type GateExplanation, GateState } from './gate-state.js';
+import { GateState } from './gate-state.js';
 import { Persistence } from './persistence.js';
 import { type ForcedResult, forcedResult } from './result.js';
-import { parseFilter, type RuleFilter } from './rule-filter.js';
-import { type PageOptions, parsePage, type RulePage } from './rule-page.js';
+import type { RuleFilter } from './rule-filter.js';
+import type { PageOptions, RulePage } from './rule-page.js';
 import { RuleIndex } from './rule-index.js';
 import { parseRuleInput, type RuleInput } from './rule-input.js';
 import { Rule } from './rule.js';
 import { RuleChanges } from './rule-changes.js';
+import { explainAttempt, isLive, listRulePage, listRules } from './rule-queries.js';
 import { ruleId } from './rule-id.js';
 import { listenerFailed, notify, report } from './safe-events.js';
 import type { Explanation, InterceptorEvents, InterceptorOptions, Scope } from './interceptor-types.js';
@@ -167,7 +168,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   /** The active rule with this id. */
   get(id: string): Rule | undefined {
     const rule = this.#index.get(id);
-    return rule && this.#live(rule, this.#now()) ? rule : undefined;
+    return rule && isLive(rule, this.#now()) ? rule : undefined;
   }
 
   /**
@@ -177,15 +178,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    * @throws {ValidationError} for a bad filter.
    */
   list(filter?: RuleFilter): Rule[] {
-    const now = this.#now();
-    const terms = parseFilter(filter, now);
-    if (terms.length === 0) {
-      const out: Rule[] = [];
-      for (const rule of this.#index.values()) if (this.#live(rule, now)) out.push(rule);
-      return out;
-    }
-    const live = (rule: Rule) => this.#live(rule, now);
-    return this.#index.catalog.select(terms, undefined, Infinity, live).sort((a, b) => a.seq - b.seq);
+    return listRules(this.#index, filter, this.#now());
   }
 
   /**
@@ -205,14 +198,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    * @throws {ValidationError} for a bad filter, `limit` or `startingAfter`, naming the field.
    */
   listPage(filter: RuleFilter | undefined, page: PageOptions = {}): RulePage {
-    const now = this.#now();
-    const { limit, startingAfter } = parsePage(page);
-    const live = (rule: Rule) => this.#live(rule, now);
-    // One rule more than the page tells whether there is a next page, so the last page has no cursor.
-    const rules = this.#index.catalog.select(parseFilter(filter, now), startingAfter, limit + 1, live);
-    const more = rules.length > limit;
-    if (more) rules.pop();
-    return { rules, next: more ? rules[rules.length - 1]!.id : undefined };
+    return listRulePage(this.#index, filter, page, this.#now());
   }
 
   /** Removes all rules, or those of one scope; resolves to the number removed. */
@@ -302,14 +288,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   explain(attempt: Attempt): Explanation {
     if (this.#unready) this.#notReady();
-    const now = this.#now();
-    const candidates = this.#index.candidates(normalizeAttempt(attempt)).filter((r) => this.#live(r, now));
-    const gates: GateExplanation[] = [];
-    for (const rule of candidates) {
-      const gate = rule.greylist !== undefined || rule.rate !== undefined ? (this.#gates ??= new GateState(this.#stateSize)).explain(rule, attempt, now) : undefined;
-      if (gate !== undefined) gates.push(gate);
-    }
-    return { winner: candidates.find((r) => r.remaining !== 0), candidates, gates };
+    return explainAttempt(this.#index, attempt, this.#now(), () => (this.#gates ??= new GateState(this.#stateSize)));
   }
 
   /**
@@ -356,10 +335,6 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
 
   #notReady(): never {
     throw new SmtpInterceptError('not_ready', 'the interceptor has stores and is not ready: await ready() before check() or explain()');
-  }
-
-  #live(rule: Rule, now: number): boolean {
-    return rule.expires === undefined || rule.expires > now;
   }
 
   #assertOpen(): void {
