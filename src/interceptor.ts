@@ -7,7 +7,7 @@ import { AttemptCache } from './attempt-cache.js';
 import { CounterFlush } from './counter-flush.js';
 import { checkChannel, publishStoreError } from './diagnostics.js';
 import { type Attempt, normalizeAttempt } from './attempt.js';
-import { SmtpInterceptError, ValidationError } from './errors.js';
+import { SmtpInterceptError } from './errors.js';
 import { ExpiryTimer } from './expiry-timer.js';
 import { resolveOptions } from './interceptor-options.js';
 import { GateState } from './gate-state.js';
@@ -17,8 +17,9 @@ import type { RuleFilter } from './rule-filter.js';
 import type { PageOptions, RulePage } from './rule-page.js';
 import { RuleIndex } from './rule-index.js';
 import { parseRuleInput, type RuleInput } from './rule-input.js';
-import { Rule } from './rule.js';
+import type { Rule } from './rule.js';
 import { RuleChanges } from './rule-changes.js';
+import { RuleMutations } from './rule-mutations.js';
 import { explainAttempt, isLive, listRulePage, listRules } from './rule-queries.js';
 import { ruleId } from './rule-id.js';
 import { listenerFailed, notify, report } from './safe-events.js';
@@ -41,15 +42,13 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #expiry = new ExpiryTimer({
     now: () => this.#now(),
     current: (rule) => this.#index.get(rule.id) === rule,
-    expire: (rule) => {
-      this.#changes.delete(rule.id, 'expired');
-      this.#persistence.writes.forget(rule);
-    },
+    expire: (rule) => this.#mutations.lapsed(rule, 'expired'),
     size: () => this.#index.size,
   });
   readonly #cache: AttemptCache | undefined;
   /** Installs and removals with their effects (cache, expiry, budgets, counters) and events. */
   readonly #changes: RuleChanges;
+  readonly #mutations: RuleMutations;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #persistence: Persistence;
@@ -93,6 +92,9 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       ready: () => this.ready(),
     }, store, clusterStore);
     this.#counters = new CounterFlush(this.#persistence, (rule) => this.#index.get(rule.id) === rule, counterFlushMs);
+    this.#mutations = new RuleMutations({
+      interceptor: this, now, index: this.#index, persistence: this.#persistence, counters: this.#counters, changes: this.#changes,
+    });
   }
 
   /**
@@ -120,28 +122,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   async add(input: RuleInput): Promise<Rule> {
     this.#assertOpen();
-    // Issued in call order with other mutations' writes in flight; applied in call order (write-pipeline.ts).
-    return this.#persistence.mutate(() => {
-      const now = this.#now();
-      const spec = parseRuleInput(input, now);
-      const id = ruleId(spec);
-      const installed = this.#index.get(id);
-      const previous = this.#persistence.expected(id, installed); // possibly an add still in flight
-      // An update's JSON carries every hit counted so far; the replaced revision's unsaved counts are sent
-      // first (stores apply calls in call order; RedisStore keeps hits apart from the rule), and those
-      // counted while the write is in flight wait for its outcome (counter-flush.ts).
-      if (installed) this.#counters.saveNow(installed);
-      const rule = new Rule(spec, id, previous?.created ?? now, now, previous ? this.#counters.hitsSoFar(id, installed ?? previous) : 0);
-      // Durable first: if the store fails, the call rejects and the rule set is unchanged.
-      const write = this.#persistence.writes.put(rule, () => {
-        this.#counters.applied(rule);
-        this.#changes.install(rule);
-        // In the same step as the install: no check sees the rule with applications it has not reserved.
-        return this.#persistence.budgets.added(rule).then(() => rule);
-      });
-      this.#counters.issued(rule, installed);
-      return { ...write, settled: () => { write.settled?.(); this.#counters.settled(rule); } };
-    }, (err) => publishStoreError(this, 'add', err));
+    return this.#mutations.add(input);
   }
 
   /**
@@ -150,10 +131,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   async remove(selector: RuleInput | string): Promise<Rule | undefined> {
     this.#assertOpen();
-    const id = typeof selector === 'string' ? selector : this.idOf(selector);
-    // A rule used up while its removal was written is gone already: it is still the one removed.
-    return this.#persistence.mutate(() => this.#persistence.writes.delete(id, this.#index.get(id), (before) => this.#changes.delete(id, 'deleted') ?? before),
-      (err) => publishStoreError(this, 'remove', err));
+    return this.#mutations.remove(typeof selector === 'string' ? selector : this.idOf(selector));
   }
 
   /**
@@ -204,12 +182,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   /** Removes all rules, or those of one scope; resolves to the number removed. */
   async clear(scope?: Scope): Promise<number> {
     this.#assertOpen();
-    if (scope !== undefined && scope !== 'cluster' && scope !== 'instance') {
-      throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
-    }
-    // The rules it covers when the stores are cleared: some may have been used up meanwhile.
-    return this.#persistence.mutate(() => this.#persistence.writes.clear(scope, (covers) => this.#changes.clear(covers)),
-      (err) => publishStoreError(this, 'clear', err));
+    return this.#mutations.clear(scope);
   }
 
   /**
@@ -321,10 +294,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         this.#persistence.budgets.used(rule); // the shared budget decides when the rule is used up
       } else {
         used = 1;
-        if (rule.remaining === 0) {
-          this.#changes.delete(rule.id, 'exhausted');
-          this.#persistence.writes.forget(rule);
-        }
+        if (rule.remaining === 0) this.#mutations.lapsed(rule, 'exhausted');
       }
     }
     this.#counters.count(rule, used); // in memory only: saved in batches
