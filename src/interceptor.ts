@@ -48,6 +48,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #cache: AttemptCache | undefined;
   /** Installs and removals with their effects (cache, expiry, budgets, counters) and events. */
   readonly #changes: RuleChanges;
+  /** `add`, `remove`, `clear` and lapsed rules: written to the stores, then applied through `#changes`. */
   readonly #mutations: RuleMutations;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -73,11 +74,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#random = random;
     this.#unready = store !== undefined || clusterStore !== undefined;
     this.#changes = new RuleChanges({
-      emitter: this,
-      index: this.#index,
-      expiry: this.#expiry,
-      cache: this.#cache,
-      gates: () => this.#gates,
+      emitter: this, index: this.#index, expiry: this.#expiry, cache: this.#cache, gates: () => this.#gates,
       retired: (rule) => this.#persistence.budgets.retired(rule),
       replaced: (previous, rule) => this.#counters.replaced(previous, rule),
     });
