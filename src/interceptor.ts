@@ -5,22 +5,25 @@
 import { EventEmitter } from 'eventemitter3';
 import { AttemptCache } from './attempt-cache.js';
 import { CounterFlush } from './counter-flush.js';
-import { checkChannel, publishStoreError, ruleAddedChannel, ruleRemovedChannel, ruleUpdatedChannel } from './diagnostics.js';
+import { checkChannel, publishStoreError } from './diagnostics.js';
 import { type Attempt, normalizeAttempt } from './attempt.js';
-import { SmtpInterceptError, ValidationError } from './errors.js';
+import { SmtpInterceptError } from './errors.js';
 import { ExpiryTimer } from './expiry-timer.js';
 import { resolveOptions } from './interceptor-options.js';
-import { type GateExplanation, GateState } from './gate-state.js';
+import { GateState } from './gate-state.js';
 import { Persistence } from './persistence.js';
 import { type ForcedResult, forcedResult } from './result.js';
-import { parseFilter, type RuleFilter } from './rule-filter.js';
-import { type PageOptions, parsePage, type RulePage } from './rule-page.js';
+import type { RuleFilter } from './rule-filter.js';
+import type { PageOptions, RulePage } from './rule-page.js';
 import { RuleIndex } from './rule-index.js';
 import { parseRuleInput, type RuleInput } from './rule-input.js';
-import { Rule } from './rule.js';
+import type { Rule } from './rule.js';
+import { RuleChanges } from './rule-changes.js';
+import { RuleMutations } from './rule-mutations.js';
+import { explainAttempt, isLive, listRulePage, listRules } from './rule-queries.js';
 import { ruleId } from './rule-id.js';
 import { listenerFailed, notify, report } from './safe-events.js';
-import type { Explanation, InterceptorEvents, InterceptorOptions, RemovalReason, Scope } from './interceptor-types.js';
+import type { Explanation, InterceptorEvents, InterceptorOptions, Scope } from './interceptor-types.js';
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
 
@@ -39,13 +42,14 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   readonly #expiry = new ExpiryTimer({
     now: () => this.#now(),
     current: (rule) => this.#index.get(rule.id) === rule,
-    expire: (rule) => {
-      this.#delete(rule.id, 'expired');
-      this.#persistence.writes.forget(rule);
-    },
+    expire: (rule) => this.#mutations.lapsed(rule, 'expired'),
     size: () => this.#index.size,
   });
   readonly #cache: AttemptCache | undefined;
+  /** Installs and removals with their effects (cache, expiry, budgets, counters) and events. */
+  readonly #changes: RuleChanges;
+  /** `add`, `remove`, `clear` and lapsed rules: written to the stores, then applied through `#changes`. */
+  readonly #mutations: RuleMutations;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #persistence: Persistence;
@@ -69,17 +73,25 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     this.#stateSize = stateSize;
     this.#random = random;
     this.#unready = store !== undefined || clusterStore !== undefined;
+    this.#changes = new RuleChanges({
+      emitter: this, index: this.#index, expiry: this.#expiry, cache: this.#cache, gates: () => this.#gates,
+      retired: (rule) => this.#persistence.budgets.retired(rule),
+      replaced: (previous, rule) => this.#counters.replaced(previous, rule),
+    });
     this.#persistence = new Persistence({
       now: this.#now,
       get: (id) => this.#index.get(id),
       rules: () => this.#index.values(),
-      install: (rule) => this.#install(rule),
-      installAll: (rules) => this.#installAll(rules),
-      uninstall: (id, reason) => this.#delete(id, reason),
+      install: (rule) => this.#changes.install(rule),
+      installAll: (rules) => this.#changes.installAll(rules),
+      uninstall: (id, reason) => this.#changes.delete(id, reason),
       error: (err) => { publishStoreError(this, 'background', err); report(this, err); },
       ready: () => this.ready(),
     }, store, clusterStore);
     this.#counters = new CounterFlush(this.#persistence, (rule) => this.#index.get(rule.id) === rule, counterFlushMs);
+    this.#mutations = new RuleMutations({
+      interceptor: this, now, index: this.#index, persistence: this.#persistence, counters: this.#counters, changes: this.#changes,
+    });
   }
 
   /**
@@ -107,28 +119,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   async add(input: RuleInput): Promise<Rule> {
     this.#assertOpen();
-    // Issued in call order with other mutations' writes in flight; applied in call order (write-pipeline.ts).
-    return this.#persistence.mutate(() => {
-      const now = this.#now();
-      const spec = parseRuleInput(input, now);
-      const id = ruleId(spec);
-      const installed = this.#index.get(id);
-      const previous = this.#persistence.expected(id, installed); // possibly an add still in flight
-      // An update's JSON carries every hit counted so far; the replaced revision's unsaved counts are sent
-      // first (stores apply calls in call order; RedisStore keeps hits apart from the rule), and those
-      // counted while the write is in flight wait for its outcome (counter-flush.ts).
-      if (installed) this.#counters.saveNow(installed);
-      const rule = new Rule(spec, id, previous?.created ?? now, now, previous ? this.#counters.hitsSoFar(id, installed ?? previous) : 0);
-      // Durable first: if the store fails, the call rejects and the rule set is unchanged.
-      const write = this.#persistence.writes.put(rule, () => {
-        this.#counters.applied(rule);
-        this.#install(rule);
-        // In the same step as the install: no check sees the rule with applications it has not reserved.
-        return this.#persistence.budgets.added(rule).then(() => rule);
-      });
-      this.#counters.issued(rule, installed);
-      return { ...write, settled: () => { write.settled?.(); this.#counters.settled(rule); } };
-    }, (err) => publishStoreError(this, 'add', err));
+    return this.#mutations.add(input);
   }
 
   /**
@@ -137,10 +128,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   async remove(selector: RuleInput | string): Promise<Rule | undefined> {
     this.#assertOpen();
-    const id = typeof selector === 'string' ? selector : this.idOf(selector);
-    // A rule used up while its removal was written is gone already: it is still the one removed.
-    return this.#persistence.mutate(() => this.#persistence.writes.delete(id, this.#index.get(id), (before) => this.#delete(id, 'deleted') ?? before),
-      (err) => publishStoreError(this, 'remove', err));
+    return this.#mutations.remove(typeof selector === 'string' ? selector : this.idOf(selector));
   }
 
   /**
@@ -155,7 +143,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   /** The active rule with this id. */
   get(id: string): Rule | undefined {
     const rule = this.#index.get(id);
-    return rule && this.#live(rule, this.#now()) ? rule : undefined;
+    return rule && isLive(rule, this.#now()) ? rule : undefined;
   }
 
   /**
@@ -165,15 +153,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    * @throws {ValidationError} for a bad filter.
    */
   list(filter?: RuleFilter): Rule[] {
-    const now = this.#now();
-    const terms = parseFilter(filter, now);
-    if (terms.length === 0) {
-      const out: Rule[] = [];
-      for (const rule of this.#index.values()) if (this.#live(rule, now)) out.push(rule);
-      return out;
-    }
-    const live = (rule: Rule) => this.#live(rule, now);
-    return this.#index.catalog.select(terms, undefined, Infinity, live).sort((a, b) => a.seq - b.seq);
+    return listRules(this.#index, filter, this.#now());
   }
 
   /**
@@ -193,39 +173,13 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    * @throws {ValidationError} for a bad filter, `limit` or `startingAfter`, naming the field.
    */
   listPage(filter: RuleFilter | undefined, page: PageOptions = {}): RulePage {
-    const now = this.#now();
-    const { limit, startingAfter } = parsePage(page);
-    const live = (rule: Rule) => this.#live(rule, now);
-    // One rule more than the page tells whether there is a next page, so the last page has no cursor.
-    const rules = this.#index.catalog.select(parseFilter(filter, now), startingAfter, limit + 1, live);
-    const more = rules.length > limit;
-    if (more) rules.pop();
-    return { rules, next: more ? rules[rules.length - 1]!.id : undefined };
+    return listRulePage(this.#index, filter, page, this.#now());
   }
 
   /** Removes all rules, or those of one scope; resolves to the number removed. */
   async clear(scope?: Scope): Promise<number> {
     this.#assertOpen();
-    if (scope !== undefined && scope !== 'cluster' && scope !== 'instance') {
-      throw new ValidationError([{ code: 'invalid_format', message: 'scope must be "cluster" or "instance"', param: 'scope' }]);
-    }
-    return this.#persistence.mutate(() => this.#persistence.writes.clear(scope, (covers) => {
-      // The rules it covers now: some may have been used up while the stores were cleared.
-      const removed = [...this.#index.values()].filter(covers);
-      if (removed.length === this.#index.size) {
-        this.#index.clear();
-        this.#expiry.clear();
-        this.#gates?.clear();
-      } else {
-        for (const rule of removed) this.#index.delete(rule.id);
-      }
-      if (removed.length > 0) this.#changed(false);
-      for (const rule of removed) {
-        this.#persistence.budgets.retired(rule);
-        this.#removed(rule, 'cleared');
-      }
-      return removed.length;
-    }), (err) => publishStoreError(this, 'clear', err));
+    return this.#mutations.clear(scope);
   }
 
   /**
@@ -304,14 +258,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
    */
   explain(attempt: Attempt): Explanation {
     if (this.#unready) this.#notReady();
-    const now = this.#now();
-    const candidates = this.#index.candidates(normalizeAttempt(attempt)).filter((r) => this.#live(r, now));
-    const gates: GateExplanation[] = [];
-    for (const rule of candidates) {
-      const gate = rule.greylist !== undefined || rule.rate !== undefined ? (this.#gates ??= new GateState(this.#stateSize)).explain(rule, attempt, now) : undefined;
-      if (gate !== undefined) gates.push(gate);
-    }
-    return { winner: candidates.find((r) => r.remaining !== 0), candidates, gates };
+    return explainAttempt(this.#index, attempt, this.#now(), () => (this.#gates ??= new GateState(this.#stateSize)));
   }
 
   /**
@@ -344,10 +291,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
         this.#persistence.budgets.used(rule); // the shared budget decides when the rule is used up
       } else {
         used = 1;
-        if (rule.remaining === 0) {
-          this.#delete(rule.id, 'exhausted');
-          this.#persistence.writes.forget(rule);
-        }
+        if (rule.remaining === 0) this.#mutations.lapsed(rule, 'exhausted');
       }
     }
     this.#counters.count(rule, used); // in memory only: saved in batches
@@ -356,64 +300,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return result;
   }
 
-  #install(rule: Rule): void {
-    const previous = this.#index.set(rule);
-    if (rule.expires !== undefined) this.#expiry.push(rule);
-    this.#changed(rule.expires !== undefined);
-    this.#announce(rule, previous);
-  }
-
-  /** A store's loaded rules: `#install` per rule, with one cache clear and one timer arm for all. */
-  #installAll(rules: readonly Rule[]): void {
-    let expiring = false;
-    // `check` throws `not_ready` during a load, so nothing can read the cache before it is cleared below.
-    this.#index.load(rules, (rule, previous) => {
-      if (rule.expires !== undefined) {
-        this.#expiry.push(rule);
-        expiring = true;
-      }
-      this.#announce(rule, previous);
-    });
-    if (rules.length > 0) this.#changed(expiring);
-  }
-
-  #announce(rule: Rule, previous: Rule | undefined): void {
-    if (previous) {
-      this.#persistence.budgets.retired(previous);
-      this.#counters.replaced(previous, rule);
-      notify(this, 'rule:updated', rule, previous);
-      if (ruleUpdatedChannel.hasSubscribers) ruleUpdatedChannel.publish({ interceptor: this, rule, previous });
-    } else {
-      notify(this, 'rule:added', rule);
-      if (ruleAddedChannel.hasSubscribers) ruleAddedChannel.publish({ interceptor: this, rule });
-    }
-  }
-
-  #delete(id: string, reason: RemovalReason): Rule | undefined {
-    const rule = this.#index.delete(id);
-    if (!rule) return undefined;
-    this.#changed(false);
-    this.#persistence.budgets.retired(rule);
-    this.#removed(rule, reason);
-    return rule;
-  }
-
-  #removed(rule: Rule, reason: RemovalReason): void {
-    notify(this, 'rule:removed', rule, reason);
-    if (ruleRemovedChannel.hasSubscribers) ruleRemovedChannel.publish({ interceptor: this, rule, reason });
-  }
-
   #notReady(): never {
     throw new SmtpInterceptError('not_ready', 'the interceptor has stores and is not ready: await ready() before check() or explain()');
-  }
-
-  #live(rule: Rule, now: number): boolean {
-    return rule.expires === undefined || rule.expires > now;
-  }
-
-  #changed(expiryChanged: boolean): void {
-    this.#cache?.clear();
-    if (expiryChanged) this.#expiry.arm();
   }
 
   #assertOpen(): void {
